@@ -1,0 +1,275 @@
+r"""Linear networks as parameterizations :math:`\boldsymbol\beta = \mathcal P(\mathbf w)`.
+
+Every network here represents *all* linear predictors :math:`f(\mathbf x) =
+\langle \mathbf x, \boldsymbol\beta\rangle`; the architectures differ only in how
+:math:`\boldsymbol\beta` is written in terms of the parameters :math:`\mathbf w`.
+Each :math:`\mathcal P` is a homogeneous polynomial of degree ``depth`` (= L, the
+number of weight vectors or matrices).
+
+All three classes share one contract:
+
+- ``dim`` (= D), ``depth`` (= L), ``n_params`` (= P);
+- ``init(seed_or_rng, scale=1.0, batch=None)``: i.i.d. Gaussian parameters with
+  standard deviation ``scale / sqrt(P)`` per entry, so that ``||w(0)|| ≈ scale``
+  whatever the architecture; shape ``(P,)`` or ``(batch, P)``;
+- ``predictor(w)``: :math:`\mathcal P(\mathbf w)`, shape ``(D,)`` or ``(B, D)``;
+- ``vjp(w, g)``: :math:`\nabla_{\mathbf w}\langle \mathbf g, \mathcal P(\mathbf w)\rangle`,
+  in closed form, same shape as ``w``; ``g`` of shape ``(D,)`` or ``(B, D)``;
+- ``unflatten(w)`` / ``flatten(layers)``: the per-layer weights as the paper writes them.
+
+A leading batch axis on ``w`` evaluates many parameter vectors at once with no
+Python loop over the batch.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from ._checks import check_params, check_positive_float, check_positive_int, check_vectors
+from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
+
+__all__ = ["Parameterization", "FullyConnected", "Diagonal", "Convolutional"]
+
+
+def _rng(seed_or_rng) -> np.random.Generator:
+    if isinstance(seed_or_rng, np.random.Generator):
+        return seed_or_rng
+    if isinstance(seed_or_rng, (int, np.integer)) and not isinstance(seed_or_rng, bool):
+        if seed_or_rng < 0:
+            raise IbcoreValueError(f"seed_or_rng must be a non-negative integer, got {seed_or_rng}")
+        return np.random.default_rng(int(seed_or_rng))
+    raise IbcoreTypeError(
+        f"seed_or_rng must be an int seed or a numpy Generator, got {type(seed_or_rng).__name__}"
+    )
+
+
+def _exclusive_products(factors: np.ndarray) -> np.ndarray:
+    """``out[l] = prod_{l' != l} factors[l']`` along axis 0, without dividing.
+
+    Division by ``factors[l]`` would give NaN where a factor is zero (a frozen
+    coordinate or frequency), so prefix and suffix products are combined instead.
+    """
+    depth = factors.shape[0]
+    ones = np.ones_like(factors[0])
+    prefix = [ones]
+    for l in range(depth - 1):
+        prefix.append(prefix[-1] * factors[l])
+    out = np.empty_like(factors)
+    suffix = ones
+    for l in range(depth - 1, -1, -1):
+        out[l] = prefix[l] * suffix
+        suffix = suffix * factors[l]
+    return out
+
+
+class Parameterization(ABC):
+    """A homogeneous polynomial map from parameters ``w`` (length P) to predictors (length D)."""
+
+    dim: int
+    depth: int
+    n_params: int
+
+    def init(self, seed_or_rng=0, scale: float = 1.0, batch: int | None = None) -> np.ndarray:
+        """I.i.d. N(0, scale**2 / P) parameters: shape ``(P,)``, or ``(batch, P)`` if ``batch`` is given.
+
+        The per-entry standard deviation ``scale / sqrt(P)`` makes ``E||w||^2 = scale**2``, so
+        ``scale`` is the initial norm of the parameters for every architecture and depth
+        (the quantity the kernel-versus-rich picture is about). The same seed with ``batch=B`` gives B independent initializations; the
+        unbatched call equals the first row of the batched one.
+        """
+        rng = _rng(seed_or_rng)
+        std = check_positive_float("scale", scale) / np.sqrt(self.n_params)
+        if batch is None:
+            return std * rng.standard_normal(self.n_params)
+        batch = check_positive_int("batch", batch)
+        return std * rng.standard_normal((batch, self.n_params))
+
+    def predictor(self, w) -> np.ndarray:
+        """beta = P(w), shape ``(D,)`` or ``(B, D)``."""
+        w2, batched = check_params("w", w, self.n_params)
+        beta = self._predictor(w2)
+        return beta if batched else beta[0]
+
+    def vjp(self, w, g) -> np.ndarray:
+        """The gradient in ``w`` of <g, P(w)>, same shape as ``w``."""
+        w2, batched = check_params("w", w, self.n_params)
+        g2 = check_vectors("g", g, self.dim, batch=w2.shape[0])
+        if not batched and np.ndim(g) == 2 and np.shape(g)[0] != 1:
+            raise ShapeError(f"g has a batch axis of {np.shape(g)[0]} but w is a single parameter vector")
+        out = self._vjp(w2, np.asarray(g2, dtype=np.float64))
+        return out if batched else out[0]
+
+    def unflatten(self, w) -> list[np.ndarray]:
+        """The per-layer weights; each layer keeps the batch axis if ``w`` has one."""
+        w2, batched = check_params("w", w, self.n_params)
+        layers = self._unflatten(w2)
+        return layers if batched else [layer[0] for layer in layers]
+
+    def flatten(self, layers) -> np.ndarray:
+        """Inverse of :meth:`unflatten`."""
+        shapes = self.layer_shapes
+        if len(layers) != len(shapes):
+            raise ShapeError(f"layers must be a list of {len(shapes)} arrays, got {len(layers)}")
+        arrs = [np.asarray(a, dtype=np.float64) for a in layers]
+        batched = arrs[0].ndim == len(shapes[0]) + 1
+        lead = arrs[0].shape[:1] if batched else ()
+        for i, (a, s) in enumerate(zip(arrs, shapes)):
+            if a.shape != lead + s:
+                raise ShapeError(f"layer {i + 1} must have shape {lead + s}, got {a.shape}")
+        return np.concatenate([a.reshape(lead + (-1,)) for a in arrs], axis=-1)
+
+    @property
+    @abstractmethod
+    def layer_shapes(self) -> list[tuple[int, ...]]:
+        """Shape of each layer's weights, in order."""
+
+    def _unflatten(self, w2: np.ndarray) -> list[np.ndarray]:
+        out, start = [], 0
+        for s in self.layer_shapes:
+            size = int(np.prod(s))
+            out.append(w2[:, start:start + size].reshape((w2.shape[0],) + s))
+            start += size
+        return out
+
+    @abstractmethod
+    def _predictor(self, w2: np.ndarray) -> np.ndarray: ...
+
+    @abstractmethod
+    def _vjp(self, w2: np.ndarray, g2: np.ndarray) -> np.ndarray: ...
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dim={self.dim}, depth={self.depth})"
+
+
+class FullyConnected(Parameterization):
+    r"""Linear fully connected network :math:`\boldsymbol\beta = W_1 W_2 \cdots W_L`.
+
+    :math:`W_l \in \mathbb R^{D_{l-1}\times D_l}` with :math:`D_0 = D`, :math:`D_L = 1`;
+    ``widths`` lists the hidden widths :math:`D_1, \dots, D_{L-1}` (default: all D).
+    Depth 1 is the linear predictor itself.
+    """
+
+    def __init__(self, dim: int, depth: int, widths=None):
+        self.dim = check_positive_int("dim", dim)
+        self.depth = check_positive_int("depth", depth)
+        if widths is None:
+            widths = [self.dim] * (self.depth - 1)
+        if isinstance(widths, (str, bytes)) or not hasattr(widths, "__len__"):
+            raise IbcoreTypeError(f"widths must be a list of {self.depth - 1} integers, got {widths!r}")
+        if len(widths) != self.depth - 1:
+            raise IbcoreValueError(f"widths must have length depth - 1 = {self.depth - 1}, got {len(widths)}")
+        self.widths = [check_positive_int(f"widths[{i}]", v) for i, v in enumerate(widths)]
+        self._sizes = [self.dim, *self.widths, 1]
+        self.n_params = sum(a * b for a, b in zip(self._sizes[:-1], self._sizes[1:]))
+
+    @property
+    def layer_shapes(self):
+        return [(a, b) for a, b in zip(self._sizes[:-1], self._sizes[1:])]
+
+    def _predictor(self, w2):
+        layers = self._unflatten(w2)
+        v = layers[-1][:, :, 0]  # (B, D_{L-1})
+        for W in reversed(layers[:-1]):
+            v = np.einsum("bij,bj->bi", W, v)
+        return v
+
+    def _vjp(self, w2, g2):
+        layers = self._unflatten(w2)
+        # left[l] = g^T W_1 ... W_{l-1}  (row, length D_{l-1}); right[l] = W_{l+1} ... W_L (column, length D_l)
+        left = [g2]
+        for W in layers[:-1]:
+            left.append(np.einsum("bi,bij->bj", left[-1], W))
+        right = [None] * self.depth
+        r = np.ones((w2.shape[0], 1))
+        for l in range(self.depth - 1, -1, -1):
+            right[l] = r
+            r = np.einsum("bij,bj->bi", layers[l], r)
+        grads = [np.einsum("bi,bj->bij", left[l], right[l]).reshape(w2.shape[0], -1) for l in range(self.depth)]
+        return np.concatenate(grads, axis=1)
+
+    def __repr__(self) -> str:
+        return f"FullyConnected(dim={self.dim}, depth={self.depth}, widths={self.widths})"
+
+
+class Diagonal(Parameterization):
+    r"""Linear diagonal network :math:`\boldsymbol\beta = \mathbf w_1 \odot \cdots \odot \mathbf w_L`."""
+
+    def __init__(self, dim: int, depth: int):
+        self.dim = check_positive_int("dim", dim)
+        self.depth = check_positive_int("depth", depth)
+        self.n_params = self.dim * self.depth
+
+    @property
+    def layer_shapes(self):
+        return [(self.dim,)] * self.depth
+
+    def _predictor(self, w2):
+        return np.prod(w2.reshape(-1, self.depth, self.dim), axis=1)
+
+    def _vjp(self, w2, g2):
+        factors = np.moveaxis(w2.reshape(-1, self.depth, self.dim), 1, 0)
+        others = _exclusive_products(factors)  # (L, B, D)
+        return np.moveaxis(others * g2[None], 0, 1).reshape(w2.shape[0], -1)
+
+
+class Convolutional(Parameterization):
+    r"""The paper's full-width linear convolutional network (indices mod D).
+
+    .. math::
+        \mathbf h_0 = \mathbf x,\quad
+        \mathbf h_l[d] = \tfrac{1}{\sqrt D}\sum_{k=0}^{D-1} \mathbf w_l[k]\,\mathbf h_{l-1}[(d+k) \bmod D]
+        \ (1 \le l \le L-1),\quad f(\mathbf x) = \langle \mathbf h_{L-1}, \mathbf w_L\rangle,
+
+    so that :math:`\boldsymbol\beta = D^{-(L-1)/2}\, \mathbf w_1 \circledast \cdots \circledast \mathbf w_L`
+    and, with the unitary DFT, :math:`\hat{\boldsymbol\beta} = \hat{\mathbf w}_1 \odot \cdots \odot \hat{\mathbf w}_L`.
+
+    Both :meth:`predictor` and :meth:`vjp` work in the Fourier domain with real FFTs:
+    O(L D log D) per parameter vector instead of the O(L D^2) of circulant matrices.
+    The gradient uses :math:`\nabla_{\mathbf w_l}\langle \mathbf g, \boldsymbol\beta\rangle =
+    D^{-(L-1)/2}\, \mathbf g \star (\circledast_{l' \ne l} \mathbf w_{l'})` (a circular
+    cross-correlation), i.e. :math:`F\nabla_{\mathbf w_l} = \hat{\mathbf g} \odot
+    \overline{\prod_{l'\ne l}\hat{\mathbf w}_{l'}}`.
+    """
+
+    def __init__(self, dim: int, depth: int):
+        self.dim = check_positive_int("dim", dim)
+        self.depth = check_positive_int("depth", depth)
+        self.n_params = self.dim * self.depth
+        self._norm = self.dim ** (-(self.depth - 1) / 2)
+
+    @property
+    def layer_shapes(self):
+        return [(self.dim,)] * self.depth
+
+    def _spectra(self, w2):
+        return np.fft.rfft(w2.reshape(-1, self.depth, self.dim), axis=-1)  # (B, L, D//2+1)
+
+    def _predictor(self, w2):
+        spec = np.prod(self._spectra(w2), axis=1)
+        return self._norm * np.fft.irfft(spec, n=self.dim, axis=-1)
+
+    def _vjp(self, w2, g2):
+        spec = np.moveaxis(self._spectra(w2), 1, 0)  # (L, B, K)
+        others = _exclusive_products(spec)
+        G = np.fft.rfft(g2, axis=-1)
+        grads = self._norm * np.fft.irfft(G[None] * np.conj(others), n=self.dim, axis=-1)
+        return np.moveaxis(grads, 0, 1).reshape(w2.shape[0], -1)
+
+    def layerwise_output(self, w, x) -> np.ndarray:
+        """f(x) computed layer by layer from the paper's definition (slow; for checks).
+
+        ``x`` of shape ``(D,)`` or ``(N, D)``; ``w`` a single parameter vector.
+        """
+        w2, batched = check_params("w", w, self.n_params)
+        if batched:
+            raise ShapeError("layerwise_output takes a single parameter vector w of shape (P,)")
+        x2 = check_vectors("x", x, self.dim)
+        layers = self._unflatten(w2)
+        idx = (np.arange(self.dim)[:, None] + np.arange(self.dim)[None, :]) % self.dim  # [d, k] -> d+k
+        h = x2
+        for l in range(self.depth - 1):
+            h = np.einsum("k,ndk->nd", layers[l][0], h[:, idx]) / np.sqrt(self.dim)
+        out = h @ layers[-1][0]
+        return out if np.ndim(x) == 2 else out[0]

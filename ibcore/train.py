@@ -1,0 +1,318 @@
+r"""Gradient descent on :math:`\mathcal L_{\mathcal P}(\mathbf w) = \sum_n \ell(y_n\langle \mathbf x_n, \mathcal P(\mathbf w)\rangle)`, stable for arbitrarily long runs.
+
+On separable data the loss has no minimizer: :math:`\|\mathbf w(t)\| \to \infty` and the
+loss underflows long before the *direction* has converged.  The engine therefore
+stores each parameter vector as a log-scale and a unit direction,
+:math:`\mathbf w = e^{\sigma}\mathbf u`, and uses homogeneity,
+:math:`\mathcal P(e^\sigma \mathbf u) = e^{L\sigma}\mathcal P(\mathbf u)` and
+:math:`\nabla_{\mathbf w}\langle \mathbf g, \mathcal P\rangle(e^\sigma\mathbf u) = e^{(L-1)\sigma}\,\mathrm{vjp}(\mathbf u, \mathbf g)`,
+to write one step as
+
+.. math::
+    \mathbf u \leftarrow \frac{\mathbf u + c\,\mathbf v}{\|\mathbf u + c\,\mathbf v\|},\quad
+    \sigma \leftarrow \sigma + \log\|\mathbf u + c\,\mathbf v\|,\qquad
+    \mathbf v = \mathrm{vjp}\big(\mathbf u, \textstyle\sum_n p_n y_n \mathbf x_n\big),
+
+where :math:`p` are the loss weights (a softmax over samples, :mod:`ibcore.losses`)
+and :math:`c \ge 0` is the step relative to :math:`\|\mathbf w\|`, computed in log space.
+No loss value, gradient or scale is ever exponentiated outside the float64 range.
+
+Schedules (each parameter vector in a batch runs its own):
+
+``"constant"``
+    The paper's gradient descent, :math:`\mathbf w \leftarrow \mathbf w - \eta\nabla\mathcal L_{\mathcal P}(\mathbf w)`
+    with :math:`\eta` = ``lr``: :math:`c = \eta\, e^{\log|\mathcal L'| + (L-2)\sigma}\|\ldots\|`.
+    Its direction converges like :math:`1/\log t` (Soudry et al. 2018).
+``"angular"``
+    Steps of relative size :math:`\delta_t = \text{lr}/(1 + t/T)` along :math:`-\nabla\mathcal L_{\mathcal P}`,
+    i.e. :math:`\eta_t = \delta_t\|\mathbf w\|/\|\nabla\mathcal L_{\mathcal P}\|`.
+``"normalized"``
+    A loss-based step :math:`\eta_t = \text{lr}/\big(\mathcal L\,\rho^{\,2-2/L}\big)` with
+    :math:`\rho = \max(\log(1/\mathcal L), 1)`: for depth 1 this is the normalized GD
+    :math:`\eta/\mathcal L` of Nacson et al. (2019); for deeper homogeneous nets the extra
+    factor keeps :math:`\log(1/\mathcal L)` growing linearly in :math:`t`, in the spirit of the
+    loss-based rates of Lyu & Li (2020).
+
+The two fast schedules are **reparameterizations of gradient flow, not the
+theorems' bounded step sizes**: their step sizes grow without bound as the loss
+vanishes.  They follow the same path as small constant steps (compared at equal
+:math:`\|\mathbf w\|`, which the tests check), only much faster along it.
+
+The extreme-scale regime: once :math:`L\sigma` exceeds
+:data:`ibcore.losses.LOG_SCALE_CAP` (700, i.e. :math:`\|\mathbf w\|^L \approx 10^{304}`),
+float64 can no longer tell the loss weights from the 0/1 indicator of the
+minimum-margin samples, so growing the scale further changes nothing: the engine
+stops growing :math:`\sigma` there (``log_norm_w`` stays at the cap) and keeps updating
+the direction, with the weights being exactly that indicator.  ``log_loss`` is then
+:math:`\approx -10^{304}\gamma`: finite, as it is everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._checks import as_float_array, check_choice, check_dataset, check_positive_float, check_positive_int
+from .errors import DivergenceError, IbcoreTypeError, IbcoreValueError, ShapeError
+from .losses import LOG_SCALE_CAP, LOSSES, loss_terms, margins
+from .nets import Parameterization
+from .progress import Progress, progress_enabled
+
+__all__ = ["SCHEDULES", "GDResult", "gradient_descent", "split_scale", "angles_at_equal_norm"]
+
+SCHEDULES = frozenset({"constant", "angular", "normalized"})
+
+#: A run whose log-loss rises this far above its starting value (the loss grew by
+#: e^20, about 5e8) is diverging: gradient descent with a step small enough for the
+#: local smoothness never increases the loss, so no convergent run does this.
+DIVERGENCE_LOG_RISE = 20.0
+
+
+@dataclass
+class GDResult:
+    """The outcome of :func:`gradient_descent`.
+
+    ``w`` and ``beta`` are unit-norm directions (``(P,)``/``(D,)``, or with a leading batch
+    axis); ``log_norm_w`` is :math:`\\log\\|\\mathbf w\\|`; ``log_loss`` the final natural log of
+    the loss; ``margin`` the normalized margin :math:`\\min_n y_n\\langle x_n, \\beta\\rangle` of the
+    final direction.  ``history`` holds numpy arrays ``iteration`` (K,), ``log_loss``,
+    ``margin``, ``log_norm_w`` (K,) or (K, B), and ``beta`` (K, D) or (K, B, D), sampled at
+    log-spaced iterations including 0 and the last.
+    """
+
+    w: np.ndarray
+    beta: np.ndarray
+    log_norm_w: np.ndarray | float
+    log_loss: np.ndarray | float
+    margin: np.ndarray | float
+    history: dict = field(repr=False)
+    schedule: str = "constant"
+    loss: str = "exp"
+    steps: int = 0
+
+    def params(self) -> np.ndarray:
+        """The parameters themselves, ``exp(log_norm_w) * w``; raises if they overflow float64."""
+        if np.any(np.asarray(self.log_norm_w) > 700):
+            raise IbcoreValueError("the parameters' norm exceeds float64 (log_norm_w > 700); use w and log_norm_w")
+        return np.exp(np.asarray(self.log_norm_w))[..., None] * self.w if np.ndim(self.w) == 2 else np.exp(self.log_norm_w) * self.w
+
+
+def split_scale(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split parameters (B, P) into unit directions and log-norms; raise on a zero vector."""
+    norms = np.linalg.norm(w, axis=1)
+    if np.any(norms == 0):
+        raise IbcoreValueError("init contains a zero parameter vector: it has no direction and its gradient vanishes")
+    return w / norms[:, None], np.log(norms)
+
+
+def _record_points(steps: int, record) -> np.ndarray:
+    if isinstance(record, (int, np.integer)) and not isinstance(record, bool):
+        k = check_positive_int("record", record, minimum=2)
+        pts = np.unique(np.round(np.logspace(0, np.log10(max(steps, 1)), k - 1)).astype(int))
+        return np.unique(np.concatenate([[0], pts, [steps]]))
+    pts = np.asarray(record)
+    if pts.ndim != 1 or not np.issubdtype(pts.dtype, np.integer) or pts.size == 0:
+        raise IbcoreTypeError("record must be an int (number of log-spaced samples) or a 1-D array of iterations")
+    if pts.min() < 0 or pts.max() > steps:
+        raise IbcoreValueError(f"record iterations must lie in [0, steps={steps}]")
+    return np.unique(np.concatenate([[0], pts, [steps]]))
+
+
+def _initial(net: Parameterization, init, init_scale: float) -> tuple[np.ndarray, bool]:
+    if init is None:
+        init = 0
+    if isinstance(init, (int, np.integer, np.random.Generator)) and not isinstance(init, bool):
+        return net.init(init, scale=init_scale)[None, :], False
+    w = as_float_array("init", init, ndim=(1, 2))
+    if w.shape[-1] != net.n_params:
+        raise ShapeError(f"init must have {net.n_params} parameters in its last axis, got shape {w.shape}")
+    return (w.copy() if w.ndim == 2 else w[None, :].copy()), w.ndim == 2
+
+
+def gradient_descent(
+    net: Parameterization,
+    X,
+    y,
+    *,
+    steps: int,
+    lr: float,
+    schedule: str = "constant",
+    loss: str = "exp",
+    init=None,
+    init_scale: float = 1.0,
+    T: float = 1000.0,
+    record=60,
+    progress: bool | None = None,
+) -> GDResult:
+    """Run gradient descent on the network ``net`` with data ``X`` (N, D), labels ``y`` in {-1, +1}.
+
+    Parameters
+    ----------
+    steps
+        Number of iterations (>= 1).
+    lr
+        The step size :math:`\\eta` (``"constant"``), the initial relative step :math:`\\delta_0`
+        (``"angular"``), or the loss-based rate's constant (``"normalized"``); finite, > 0.
+    schedule
+        ``"constant"``, ``"angular"`` or ``"normalized"`` (see the module docstring: the last
+        two are reparameterizations of gradient flow, not the theorems' bounded steps).
+    loss
+        ``"exp"`` (the paper's) or ``"logistic"``.
+    init
+        ``None`` (seed 0), an int seed or numpy Generator (``net.init(init, scale=init_scale)``),
+        or parameters of shape ``(P,)`` or ``(B, P)``; a batch runs B independent descents.
+    T
+        Decay time of the angular schedule, :math:`\\delta_t = \\text{lr}/(1 + t/T)`.
+    record
+        Number of log-spaced iterations to record (0 and ``steps`` always included), or an
+        array of iterations.
+    progress
+        Show a progress bar (default: for long runs, unless ``IBCORE_PROGRESS=0``).
+
+    Raises
+    ------
+    NotSeparableError
+        If no linear separator exists: then the loss has a minimizer and none of this applies.
+    DivergenceError
+        If a ``"constant"`` step makes the loss explode (it rose by a factor e^20 over its start,
+        or a value overflowed); the message names the step size and the iteration.
+    """
+    from .data import check_separable  # data stands apart from the engine's layers
+
+    if not isinstance(net, Parameterization):
+        raise IbcoreTypeError(f"net must be an ibcore.nets parameterization, got {type(net).__name__}")
+    X, y = check_dataset(X, y)
+    if X.shape[1] != net.dim:
+        raise ShapeError(f"X has {X.shape[1]} features but net.dim is {net.dim}")
+    steps = check_positive_int("steps", steps)
+    lr = check_positive_float("lr", lr)
+    T = check_positive_float("T", T)
+    init_scale = check_positive_float("init_scale", init_scale)
+    check_choice("schedule", schedule, SCHEDULES)
+    check_choice("loss", loss, LOSSES)
+    check_separable(X, y)
+
+    w0, batched = _initial(net, init, init_scale)
+    u, sigma = split_scale(w0)
+    L = net.depth
+    Xy = X * y[:, None]  # rows y_n x_n
+    pts = _record_points(steps, record)
+    hist = {k: [] for k in ("log_loss", "margin", "log_norm_w", "beta")}
+
+    bar = Progress(steps, progress_enabled(progress, steps * w0.shape[0]), desc=f"GD ({schedule})")
+    start_log_loss = None
+    next_rec = 0
+    try:
+        for t in range(steps + 1):
+            beta_u = net._predictor(u)
+            m = beta_u @ Xy.T  # (B, N) margins of the unit-parameter predictor
+            terms = loss_terms(m, L * np.minimum(sigma, LOG_SCALE_CAP / L), loss)
+            if start_log_loss is None:
+                start_log_loss = terms.log_loss.copy()
+            if t == pts[next_rec]:
+                nb = np.linalg.norm(beta_u, axis=1)
+                hist["log_loss"].append(terms.log_loss.copy())
+                hist["margin"].append(np.min(m, axis=1) / nb)
+                hist["log_norm_w"].append(sigma.copy())
+                hist["beta"].append(beta_u / nb[:, None])
+                next_rec += 1
+            if t == steps:
+                break
+            if schedule == "constant":
+                _check_divergence(terms.log_loss, start_log_loss, lr, t)
+            v = net._vjp(u, terms.weights @ Xy)  # descent direction in parameter space
+            vnorm = np.linalg.norm(v, axis=1)
+            if np.any(vnorm == 0):
+                # w = 0 in some layer (a saddle of P): the gradient vanishes and GD stays put.
+                vnorm = np.where(vnorm == 0, 1.0, vnorm)
+            log_c = _log_relative_step(schedule, lr, t, T, L, sigma, terms, vnorm)
+            c = np.exp(np.minimum(log_c, 700.0))
+            if schedule == "constant" and np.any(log_c > 700.0):
+                raise DivergenceError(
+                    f"gradient descent diverged at iteration {t} with constant step lr={lr}: "
+                    "the step is more than e^700 times the parameters' norm; use a smaller lr"
+                )
+            unew = u + c[:, None] * (v / vnorm[:, None])
+            n = np.linalg.norm(unew, axis=1)
+            u = unew / n[:, None]
+            sigma = np.minimum(sigma + np.log(n), LOG_SCALE_CAP / L)
+            if not (np.all(np.isfinite(u)) and np.all(np.isfinite(sigma))):
+                raise DivergenceError(f"gradient descent produced non-finite parameters at iteration {t} (lr={lr})")
+            bar.update(t + 1)
+    finally:
+        bar.close()
+
+    history = {"iteration": pts.astype(np.int64)}
+    for k, vals in hist.items():
+        arr = np.stack(vals, axis=0)
+        history[k] = arr if batched else arr[:, 0]
+    beta_dir = history["beta"][-1]
+    last = lambda a: a[-1]  # noqa: E731
+    return GDResult(
+        w=u if batched else u[0],
+        beta=beta_dir,
+        log_norm_w=last(history["log_norm_w"]),
+        log_loss=last(history["log_loss"]),
+        margin=last(history["margin"]),
+        history=history,
+        schedule=schedule,
+        loss=loss,
+        steps=steps,
+    )
+
+
+def _check_divergence(log_loss, start, lr, t):
+    if np.any(~np.isfinite(log_loss)) or np.any(log_loss > start + DIVERGENCE_LOG_RISE):
+        raise DivergenceError(
+            f"gradient descent diverged at iteration {t} with constant step lr={lr}: the loss rose by more "
+            f"than a factor e^{DIVERGENCE_LOG_RISE:g} over its starting value; use a smaller lr"
+        )
+
+
+def _log_relative_step(schedule, lr, t, T, L, sigma, terms, vnorm):
+    """log of c, the step along the unit descent direction relative to ||w||."""
+    if schedule == "angular":
+        return np.full_like(sigma, np.log(lr / (1.0 + t / T)))
+    # ||grad L_P(w)|| = |L'|-mass * s^(L-1) * ||v||, so eta*||grad|| / s = eta * mass * s^(L-2) * ||v||.
+    base = terms.log_grad_mass + (L - 2) * sigma + np.log(vnorm)
+    if schedule == "constant":
+        return np.log(lr) + base
+    rho = np.maximum(-terms.log_loss, 1.0)
+    return np.log(lr) + base - terms.log_loss - (2.0 - 2.0 / L) * np.log(rho)
+
+
+def angles_at_equal_norm(reference: GDResult, other: GDResult) -> tuple[np.ndarray, np.ndarray]:
+    """Angle (degrees) between two unbatched runs' predictor directions at equal ``||w||``.
+
+    Different schedules move along the gradient-flow path at different speeds, so
+    comparing them at equal *iteration* is meaningless; at equal parameter norm they
+    should agree. For every recorded point of ``reference`` at which the data are fit
+    (margin > 0) and whose norm ``other`` also passes while fitting the data, the
+    direction of ``other`` is interpolated linearly in ``log_norm_w`` between its two
+    bracketing records (so record ``other`` densely). Returns ``(log_norm_w, angles)``.
+    """
+    for name, r in (("reference", reference), ("other", other)):
+        if not isinstance(r, GDResult):
+            raise IbcoreTypeError(f"{name} must be a GDResult, got {type(r).__name__}")
+        if np.ndim(r.log_norm_w) != 0:
+            raise ShapeError(f"{name} must be an unbatched run (init of shape (P,) or a seed)")
+    hr, ho = reference.history, other.history
+    fit_o = np.flatnonzero(ho["margin"] > 0)
+    if fit_o.size < 2:
+        raise IbcoreValueError("other never fits the data (margin > 0 at fewer than two records)")
+    start = fit_o[0]
+    lo, bo = ho["log_norm_w"][start:], ho["beta"][start:]
+    if np.any(np.diff(lo) < 0):
+        raise IbcoreValueError("other's norm is not increasing after it fits the data; cannot match norms")
+    keep = (hr["margin"] > 0) & (hr["log_norm_w"] >= lo[0]) & (hr["log_norm_w"] <= lo[-1])
+    lr_, br = hr["log_norm_w"][keep], hr["beta"][keep]
+    if lr_.size == 0:
+        raise IbcoreValueError("the two runs share no range of ||w|| after fitting the data")
+    j = np.clip(np.searchsorted(lo, lr_), 1, lo.size - 1)
+    span = np.where(lo[j] > lo[j - 1], lo[j] - lo[j - 1], 1.0)
+    frac = np.clip((lr_ - lo[j - 1]) / span, 0.0, 1.0)[:, None]
+    interp = (1 - frac) * bo[j - 1] + frac * bo[j]
+    from . import angle
+
+    return lr_, np.atleast_1d(angle(br, interp))

@@ -1,0 +1,158 @@
+"""ibcore.nets: closed-form vjp against finite differences, the conv net against its
+layer-by-layer definition, and the invariants every parameterization must satisfy."""
+
+import numpy as np
+import pytest
+
+from ibcore.errors import IbcoreTypeError, IbcoreValueError, ShapeError
+from ibcore.fourier import dft
+from ibcore.nets import Convolutional, Diagonal, FullyConnected
+
+NETS = [
+    FullyConnected(5, 1),
+    FullyConnected(5, 2),
+    FullyConnected(5, 3, widths=[4, 2]),
+    FullyConnected(4, 4, widths=[3, 5, 2]),
+    Diagonal(6, 1),
+    Diagonal(6, 2),
+    Diagonal(6, 4),
+    Convolutional(6, 1),
+    Convolutional(6, 2),
+    Convolutional(7, 3),
+    Convolutional(8, 4),
+]
+
+
+def central_difference_vjp(net, w, g, eps=1e-6):
+    fd = np.zeros_like(w)
+    for i in range(w.size):
+        e = np.zeros_like(w)
+        e[i] = eps
+        fd[i] = g @ (net.predictor(w + e) - net.predictor(w - e)) / (2 * eps)
+    return fd
+
+
+@pytest.mark.parametrize("net", NETS, ids=repr)
+def test_vjp_matches_central_differences(net):
+    rng = np.random.default_rng(1)
+    w = net.init(2, scale=2.0)
+    g = rng.standard_normal(net.dim)
+    # central differences of a degree-L polynomial: error O(eps^2 * |third derivative|) ~ 1e-10
+    np.testing.assert_allclose(net.vjp(w, g), central_difference_vjp(net, w, g), atol=1e-7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("net", NETS, ids=repr)
+def test_batch_axis_equals_loop(net):
+    rng = np.random.default_rng(3)
+    W = net.init(4, batch=5)
+    G = rng.standard_normal((5, net.dim))
+    B = net.predictor(W)
+    V = net.vjp(W, G)
+    assert B.shape == (5, net.dim) and V.shape == W.shape
+    for b in range(5):
+        np.testing.assert_allclose(B[b], net.predictor(W[b]), rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(V[b], net.vjp(W[b], G[b]), rtol=1e-12, atol=1e-14)
+    # one g shared by the whole batch
+    np.testing.assert_allclose(net.vjp(W, G[0])[2], net.vjp(W[2], G[0]), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("net", NETS, ids=repr)
+def test_homogeneity_and_euler(net):
+    rng = np.random.default_rng(5)
+    w = net.init(6)
+    z = rng.standard_normal(net.dim)
+    for a in (-1.7, 0.3, 2.5):
+        np.testing.assert_allclose(net.predictor(a * w), a**net.depth * net.predictor(w), rtol=1e-12, atol=1e-14)
+    # Euler: <w, grad_w <P(w), z>> = L <P(w), z>
+    np.testing.assert_allclose(w @ net.vjp(w, z), net.depth * (net.predictor(w) @ z), rtol=1e-11)
+
+
+@pytest.mark.parametrize("dim,depth", [(5, 1), (6, 2), (7, 3), (8, 4), (16, 3)])
+def test_convolutional_equals_layer_by_layer_definition(dim, depth):
+    net = Convolutional(dim, depth)
+    rng = np.random.default_rng(dim * depth)
+    w = net.init(7, scale=3.0)
+    X = rng.standard_normal((9, dim))
+    # independent computation: explicit circulant layers h_l[d] = D^-1/2 sum_k w_l[k] h_{l-1}[d+k]
+    layers = net.unflatten(w)
+    H = X.copy()
+    for wl in layers[:-1]:
+        C = np.array([[wl[(j - d) % dim] for j in range(dim)] for d in range(dim)]) / np.sqrt(dim)
+        H = H @ C.T
+    f = H @ layers[-1]
+    np.testing.assert_allclose(X @ net.predictor(w), f, rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(net.layerwise_output(w, X), f, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("dim,depth", [(6, 2), (7, 3), (8, 5)])
+def test_convolutional_fourier_product_and_parseval(dim, depth):
+    net = Convolutional(dim, depth)
+    w = net.init(11)
+    beta = net.predictor(w)
+    prod = np.prod([dft(wl) for wl in net.unflatten(w)], axis=0)
+    np.testing.assert_allclose(dft(beta), prod, rtol=1e-11, atol=1e-14)
+    assert np.isclose(np.linalg.norm(dft(beta)), np.linalg.norm(beta), rtol=1e-13)
+
+
+def test_fully_connected_is_the_matrix_product():
+    net = FullyConnected(4, 3, widths=[5, 2])
+    w = net.init(0)
+    W1, W2, W3 = net.unflatten(w)
+    assert W1.shape == (4, 5) and W2.shape == (5, 2) and W3.shape == (2, 1)
+    np.testing.assert_allclose(net.predictor(w), (W1 @ W2 @ W3)[:, 0], rtol=1e-13)
+    np.testing.assert_array_equal(net.flatten([W1, W2, W3]), w)
+
+
+def test_diagonal_zero_factor_gives_finite_gradient():
+    # exclusive products must not divide by a zero coordinate
+    net = Diagonal(3, 3)
+    w = np.array([0.0, 1.0, 2.0, 3.0, 0.0, 1.0, 2.0, 2.0, 0.0])
+    v = net.vjp(w, np.ones(3))
+    assert np.all(np.isfinite(v))
+    np.testing.assert_allclose(v, central_difference_vjp(net, w, np.ones(3)), atol=1e-8)
+
+
+def test_init_scale_is_the_norm_and_seeds_are_reproducible():
+    net = Convolutional(64, 3)
+    w = net.init(0, scale=5.0, batch=200)
+    norms = np.linalg.norm(w, axis=1)
+    # ||w||^2 / scale^2 ~ chi^2_P / P with P = 192: mean 1, sd sqrt(2/192) ~ 0.1
+    assert abs(np.mean(norms**2) / 25.0 - 1.0) < 0.05
+    np.testing.assert_array_equal(net.init(3), net.init(np.random.default_rng(3)))
+    np.testing.assert_array_equal(net.init(3, batch=4)[0], net.init(3))
+
+
+@pytest.mark.parametrize(
+    "make, exc",
+    [
+        (lambda: Convolutional(4, 0), IbcoreValueError),
+        (lambda: Diagonal(0, 2), IbcoreValueError),
+        (lambda: FullyConnected(4, 2.5), IbcoreTypeError),
+        (lambda: FullyConnected(4, 3, widths=[4]), IbcoreValueError),
+        (lambda: FullyConnected(4, 3, widths=[4, 0]), IbcoreValueError),
+        (lambda: FullyConnected(4, 2, widths="4"), IbcoreTypeError),
+    ],
+)
+def test_bad_constructor_arguments(make, exc):
+    with pytest.raises(exc):
+        make()
+
+
+def test_bad_parameters_and_directions():
+    net = Convolutional(4, 2)
+    with pytest.raises(ShapeError, match="w must have 8 parameters"):
+        net.predictor(np.ones(7))
+    with pytest.raises(ShapeError):
+        net.predictor(np.ones((2, 2, 8)))
+    with pytest.raises(IbcoreValueError, match="NaN"):
+        net.predictor(np.full(8, np.nan))
+    with pytest.raises(ShapeError, match="g must have length 4"):
+        net.vjp(np.ones(8), np.ones(3))
+    with pytest.raises(ShapeError, match="batch"):
+        net.vjp(np.ones((2, 8)), np.ones((3, 4)))
+    with pytest.raises(IbcoreTypeError):
+        net.predictor("abc")
+    with pytest.raises(IbcoreTypeError):
+        net.init("seed")
+    with pytest.raises(IbcoreValueError):
+        net.init(0, scale=-1.0)
