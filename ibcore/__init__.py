@@ -17,6 +17,18 @@ from .errors import DivergenceError, NotSeparableError, ShapeError, SolverError
 
 __all__ = ["angle", "errors", "fourier", "DivergenceError", "NotSeparableError", "ShapeError", "SolverError"]
 
+_SUBMODULES = {"nets", "losses", "train", "data", "limits", "references", "certificates", "symbolic", "plots"}
+
+
+def __getattr__(name: str):
+    """Import submodules on first use, so ``import ibcore`` stays light (cvxpy, SymPy and
+    matplotlib load only when ``ibcore.limits``, ``ibcore.symbolic`` or ``ibcore.plots`` is used)."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'ibcore' has no attribute {name!r}")
+
 
 def angle(a, b) -> np.ndarray | float:
     """Angle in degrees between ``a`` and ``b`` along the last axis (batched, broadcast).

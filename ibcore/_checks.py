@@ -97,3 +97,14 @@ def check_vectors(name: str, v, dim: int, batch: int | None = None) -> np.ndarra
             raise ShapeError(f"{name} has batch size {v2.shape[0]} but the parameters have {batch}")
         v2 = np.broadcast_to(v2, (batch, dim))
     return v2
+
+
+def as_rng(name: str, seed) -> np.random.Generator:
+    """A Generator from an int seed >= 0, or ``seed`` itself if it is a Generator (so draws chain)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise IbcoreTypeError(f"{name} must be an int >= 0 or a numpy Generator, got {type(seed).__name__}")
+    if seed < 0:
+        raise IbcoreValueError(f"{name} must be an int >= 0 or a numpy Generator, got {seed}")
+    return np.random.default_rng(int(seed))

@@ -27,22 +27,10 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from ._checks import check_params, check_positive_float, check_positive_int, check_vectors
+from ._checks import as_rng, check_params, check_positive_float, check_positive_int, check_vectors
 from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
 
 __all__ = ["Parameterization", "FullyConnected", "Diagonal", "Convolutional"]
-
-
-def _rng(seed_or_rng) -> np.random.Generator:
-    if isinstance(seed_or_rng, np.random.Generator):
-        return seed_or_rng
-    if isinstance(seed_or_rng, (int, np.integer)) and not isinstance(seed_or_rng, bool):
-        if seed_or_rng < 0:
-            raise IbcoreValueError(f"seed_or_rng must be a non-negative integer, got {seed_or_rng}")
-        return np.random.default_rng(int(seed_or_rng))
-    raise IbcoreTypeError(
-        f"seed_or_rng must be an int seed or a numpy Generator, got {type(seed_or_rng).__name__}"
-    )
 
 
 def _exclusive_products(factors: np.ndarray) -> np.ndarray:
@@ -79,7 +67,7 @@ class Parameterization(ABC):
         (the quantity the kernel-versus-rich picture is about). The same seed with ``batch=B`` gives B independent initializations; the
         unbatched call equals the first row of the batched one.
         """
-        rng = _rng(seed_or_rng)
+        rng = as_rng("seed_or_rng", seed_or_rng)
         std = check_positive_float("scale", scale) / np.sqrt(self.n_params)
         if batch is None:
             return std * rng.standard_normal(self.n_params)

@@ -55,7 +55,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_choice, check_dataset, check_positive_float, check_positive_int
 from .errors import DivergenceError, IbcoreTypeError, IbcoreValueError, ShapeError
-from .losses import LOG_SCALE_CAP, LOSSES, loss_terms, margins
+from .losses import LOG_SCALE_CAP, LOSSES, loss_terms
 from .nets import Parameterization
 from .progress import Progress, progress_enabled
 
