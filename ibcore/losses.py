@@ -67,16 +67,16 @@ def loss_terms(m: np.ndarray, log_scale_L: np.ndarray, loss: str = "exp") -> Los
     lsl = np.minimum(np.asarray(log_scale_L, dtype=np.float64), LOG_SCALE_CAP)
     m_min = np.min(m, axis=1)
     gap = m - m_min[:, None]  # >= 0 exactly, 0 at the minimum
-    # s^L * gap, from logs so that it never overflows: 0 where the gap is 0.
-    with np.errstate(divide="ignore"):
-        rel = np.where(gap > 0, np.exp(np.minimum(lsl[:, None] + np.log(np.where(gap > 0, gap, 1.0)), 700.0)), 0.0)
+    # s^L * gap >= 0: s^L <= e^700 is finite, so the product is finite or +inf (weight exactly 0), never NaN.
+    with np.errstate(over="ignore"):
+        rel = np.exp(lsl)[:, None] * gap
     a_min = _signed_scale(lsl, m_min[:, None])[:, 0]
     if loss == "exp":
-        # log sum exp(-a_n) = -a_min + log sum exp(-(a_n - a_min))
-        lse = np.log(np.sum(np.exp(-rel), axis=1))
-        log_loss = -a_min + lse
-        weights = np.exp(-rel) / np.exp(lse)[:, None]
-        return LossTerms(log_loss, weights, log_loss.copy())
+        # log sum exp(-a_n) = -a_min + log sum exp(-(a_n - a_min)); the sum is >= 1 (the minimum's term)
+        e = np.exp(-rel)
+        total = np.sum(e, axis=1)
+        log_loss = -a_min + np.log(total)
+        return LossTerms(log_loss, e / total[:, None], log_loss)
     # logistic: l(a) = softplus(-a), |l'(a)| = sigmoid(-a) = exp(-softplus(a)).
     a = np.where(gap > 0, a_min[:, None] + rel, a_min[:, None])
     # log l(a): for a >= 0, log(log1p(x)) with x = e^{-a} = -a + log(log1p(x)/x); the ratio -> 1 as x -> 0.

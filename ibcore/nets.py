@@ -34,21 +34,25 @@ __all__ = ["Parameterization", "FullyConnected", "Diagonal", "Convolutional"]
 
 
 def _exclusive_products(factors: np.ndarray) -> np.ndarray:
-    """``out[l] = prod_{l' != l} factors[l']`` along axis 0, without dividing.
+    """``out[:, l] = prod_{l' != l} factors[:, l']`` along axis 1, without dividing.
 
-    Division by ``factors[l]`` would give NaN where a factor is zero (a frozen
+    Division by ``factors[:, l]`` would give NaN where a factor is zero (a frozen
     coordinate or frequency), so prefix and suffix products are combined instead.
     """
-    depth = factors.shape[0]
-    ones = np.ones_like(factors[0])
-    prefix = [ones]
-    for l in range(depth - 1):
-        prefix.append(prefix[-1] * factors[l])
+    depth = factors.shape[1]
+    if depth == 1:
+        return np.ones_like(factors)
+    if depth == 2:
+        return factors[:, ::-1].copy()
     out = np.empty_like(factors)
-    suffix = ones
-    for l in range(depth - 1, -1, -1):
-        out[l] = prefix[l] * suffix
-        suffix = suffix * factors[l]
+    acc = np.ones_like(factors[:, 0])
+    for l in range(depth):  # prefix products
+        out[:, l] = acc
+        acc = acc * factors[:, l]
+    acc = np.ones_like(factors[:, 0])
+    for l in range(depth - 1, -1, -1):  # times suffix products
+        out[:, l] *= acc
+        acc = acc * factors[:, l]
     return out
 
 
@@ -124,6 +128,14 @@ class Parameterization(ABC):
     @abstractmethod
     def _predictor(self, w2: np.ndarray) -> np.ndarray: ...
 
+    def _linearize(self, w2: np.ndarray):
+        """``(P(w), g -> vjp(w, g))`` for validated 2-D ``w2``, sharing work between the two.
+
+        The training loop calls this once per step; subclasses override it where the
+        forward pass already computes what the pullback needs (e.g. the filters' spectra).
+        """
+        return self._predictor(w2), lambda g2: self._vjp(w2, g2)
+
     @abstractmethod
     def _vjp(self, w2: np.ndarray, g2: np.ndarray) -> np.ndarray: ...
 
@@ -156,26 +168,35 @@ class FullyConnected(Parameterization):
     def layer_shapes(self):
         return [(a, b) for a, b in zip(self._sizes[:-1], self._sizes[1:])]
 
+    def _suffixes(self, layers):
+        """``right[l] = W_{l+1} ... W_L`` as (B, D_l, 1) columns (ones for the last layer), and beta = W_1 ... W_L."""
+        right = [None] * self.depth
+        r = np.ones((layers[0].shape[0], 1, 1))
+        for l in range(self.depth - 1, -1, -1):
+            right[l] = r
+            r = layers[l] @ r
+        return right, r[:, :, 0]  # r is now W_1 ... W_L = beta
+
     def _predictor(self, w2):
-        layers = self._unflatten(w2)
-        v = layers[-1][:, :, 0]  # (B, D_{L-1})
-        for W in reversed(layers[:-1]):
-            v = np.einsum("bij,bj->bi", W, v)
-        return v
+        return self._suffixes(self._unflatten(w2))[1]
+
+    def _pullback(self, layers, right, g2):
+        # left[l] = g^T W_1 ... W_{l-1} (row of length D_{l-1}); the gradient of layer l is outer(left, right)
+        grads, left = [], g2[:, None, :]
+        for l in range(self.depth):
+            grads.append((left.transpose(0, 2, 1) * right[l].transpose(0, 2, 1)).reshape(g2.shape[0], -1))
+            if l < self.depth - 1:
+                left = left @ layers[l]
+        return np.concatenate(grads, axis=1)
 
     def _vjp(self, w2, g2):
         layers = self._unflatten(w2)
-        # left[l] = g^T W_1 ... W_{l-1}  (row, length D_{l-1}); right[l] = W_{l+1} ... W_L (column, length D_l)
-        left = [g2]
-        for W in layers[:-1]:
-            left.append(np.einsum("bi,bij->bj", left[-1], W))
-        right = [None] * self.depth
-        r = np.ones((w2.shape[0], 1))
-        for l in range(self.depth - 1, -1, -1):
-            right[l] = r
-            r = np.einsum("bij,bj->bi", layers[l], r)
-        grads = [np.einsum("bi,bj->bij", left[l], right[l]).reshape(w2.shape[0], -1) for l in range(self.depth)]
-        return np.concatenate(grads, axis=1)
+        return self._pullback(layers, self._suffixes(layers)[0], g2)
+
+    def _linearize(self, w2):
+        layers = self._unflatten(w2)
+        right, beta = self._suffixes(layers)
+        return beta, lambda g2: self._pullback(layers, right, g2)
 
     def __repr__(self) -> str:
         return f"FullyConnected(dim={self.dim}, depth={self.depth}, widths={self.widths})"
@@ -197,9 +218,8 @@ class Diagonal(Parameterization):
         return np.prod(w2.reshape(-1, self.depth, self.dim), axis=1)
 
     def _vjp(self, w2, g2):
-        factors = np.moveaxis(w2.reshape(-1, self.depth, self.dim), 1, 0)
-        others = _exclusive_products(factors)  # (L, B, D)
-        return np.moveaxis(others * g2[None], 0, 1).reshape(w2.shape[0], -1)
+        others = _exclusive_products(w2.reshape(-1, self.depth, self.dim))  # (B, L, D)
+        return (others * g2[:, None, :]).reshape(w2.shape[0], -1)
 
 
 class Convolutional(Parameterization):
@@ -235,15 +255,21 @@ class Convolutional(Parameterization):
         return np.fft.rfft(w2.reshape(-1, self.depth, self.dim), axis=-1)  # (B, L, D//2+1)
 
     def _predictor(self, w2):
-        spec = np.prod(self._spectra(w2), axis=1)
-        return self._norm * np.fft.irfft(spec, n=self.dim, axis=-1)
+        return self._norm * np.fft.irfft(np.prod(self._spectra(w2), axis=1), n=self.dim, axis=-1)
+
+    def _pullback(self, spec, g2):
+        others = np.conj(_exclusive_products(spec))  # (B, L, K)
+        G = np.fft.rfft(g2, axis=-1)[:, None, :]
+        grads = np.fft.irfft(G * others, n=self.dim, axis=-1)
+        return self._norm * grads.reshape(g2.shape[0], -1)
 
     def _vjp(self, w2, g2):
-        spec = np.moveaxis(self._spectra(w2), 1, 0)  # (L, B, K)
-        others = _exclusive_products(spec)
-        G = np.fft.rfft(g2, axis=-1)
-        grads = self._norm * np.fft.irfft(G[None] * np.conj(others), n=self.dim, axis=-1)
-        return np.moveaxis(grads, 0, 1).reshape(w2.shape[0], -1)
+        return self._pullback(self._spectra(w2), g2)
+
+    def _linearize(self, w2):
+        spec = self._spectra(w2)
+        beta = self._norm * np.fft.irfft(np.prod(spec, axis=1), n=self.dim, axis=-1)
+        return beta, lambda g2: self._pullback(spec, g2)
 
     def layerwise_output(self, w, x) -> np.ndarray:
         """f(x) computed layer by layer from the paper's definition (slow; for checks).

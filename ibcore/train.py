@@ -205,7 +205,7 @@ def gradient_descent(
     next_rec = 0
     try:
         for t in range(steps + 1):
-            beta_u = net._predictor(u)
+            beta_u, pullback = net._linearize(u)
             m = beta_u @ Xy.T  # (B, N) margins of the unit-parameter predictor
             terms = loss_terms(m, L * np.minimum(sigma, LOG_SCALE_CAP / L), loss)
             if start_log_loss is None:
@@ -221,7 +221,7 @@ def gradient_descent(
                 break
             if schedule == "constant":
                 _check_divergence(terms.log_loss, start_log_loss, lr, t)
-            v = net._vjp(u, terms.weights @ Xy)  # descent direction in parameter space
+            v = pullback(terms.weights @ Xy)  # descent direction in parameter space
             vnorm = np.linalg.norm(v, axis=1)
             if np.any(vnorm == 0):
                 # w = 0 in some layer (a saddle of P): the gradient vanishes and GD stays put.
