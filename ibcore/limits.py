@@ -1,0 +1,45 @@
+"""Reference limits and certificates, under one name.
+
+What the theorems point to (:mod:`ibcore.references`, convex programs) and the proof
+that a point is stationary (:mod:`ibcore.certificates`, KKT certificates and
+polishing) are different ideas and live in different modules; chapters reach both
+as ``ibcore.limits.X``.
+"""
+
+from __future__ import annotations
+
+from .certificates import (
+    ACTIVE_TOL,
+    SUPPORT_TOL,
+    Certificate,
+    KKTCertificate,
+    KKTPolished,
+    Polished,
+    bridge_certificate,
+    kkt_certificate,
+    polish,
+)
+from .references import (
+    REFERENCE_TOL,
+    Reference,
+    hard_margin_svm,
+    min_fourier_l1_margin,
+    min_l1_margin,
+)
+
+__all__ = [
+    "ACTIVE_TOL",
+    "REFERENCE_TOL",
+    "SUPPORT_TOL",
+    "Certificate",
+    "KKTCertificate",
+    "KKTPolished",
+    "Polished",
+    "Reference",
+    "bridge_certificate",
+    "hard_margin_svm",
+    "kkt_certificate",
+    "min_fourier_l1_margin",
+    "min_l1_margin",
+    "polish",
+]
