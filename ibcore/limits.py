@@ -1,8 +1,8 @@
 """Reference limits and certificates, under one name.
 
 What the theorems point to (:mod:`ibcore.references`, convex programs) and the proof
-that a point is stationary (:mod:`ibcore.certificates`, KKT certificates and
-polishing) are different ideas and live in different modules; chapters reach both
+that a point is stationary (:mod:`ibcore.certificates`, KKT certificates, and
+:mod:`ibcore.polish`, refining GD's output to an exact KKT point) are different ideas and live in different modules; chapters reach both
 as ``ibcore.limits.X``.
 """
 
@@ -17,8 +17,8 @@ from .certificates import (
     Polished,
     bridge_certificate,
     kkt_certificate,
-    polish,
 )
+from .polish import polish
 from .references import (
     REFERENCE_TOL,
     Reference,

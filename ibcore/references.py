@@ -19,7 +19,7 @@ tolerances suggest: on seeded Gaussian sets (D up to 64) Clarabel's "optimal" β
 was seen up to 0.007 degrees from the exact minimizer (weakly active samples with
 duals of 1e-5, small active frequencies whose phase is poorly determined), with
 round-off off the support up to 1e-5 of the largest entry.  So each answer is
-finished by :func:`ibcore.certificates.polish` with ``p = 2`` (SVM) or ``p = 1`` on
+finished by :func:`ibcore.polish.polish` with ``p = 2`` (SVM) or ``p = 1`` on
 the solver's own support and active set (both read at the relative tolerance
 ``1e-4``): the KKT system on that set, solved to round-off.  The polished point
 is adopted when its certificate holds at ``REFERENCE_TOL = 1e-10`` -- for the ℓ1
@@ -45,7 +45,7 @@ import cvxpy as cp
 import numpy as np
 
 from ._checks import check_dataset
-from .certificates import polish
+from .polish import polish
 from .data import check_separable
 from .errors import SolverError
 from .fourier import dft, dft_matrix

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from scipy.optimize import linprog, nnls
 
-from ibcore import angle, certificates
+from ibcore import angle
+from ibcore import polish as polish_module
 from ibcore.errors import IbcoreTypeError, IbcoreValueError, ShapeError, SolverError
 from ibcore.fourier import dft
 from ibcore.limits import (
@@ -461,19 +462,19 @@ def test_net_dimension_must_match_data(data):
 
 def test_least_squares_that_cannot_run_raises_solver_error(data, monkeypatch):
     X, y, beta = data
-    system = certificates._polish_system
+    system = polish_module._polish_system
 
     def poisoned(*args):
         residual, jacobian = system(*args)
         return (lambda u: np.full_like(residual(u), np.nan)), jacobian
 
-    monkeypatch.setattr(certificates, "_polish_system", poisoned)
+    monkeypatch.setattr(polish_module, "_polish_system", poisoned)
     with pytest.raises(SolverError, match="failed to run: residuals are not finite"):
         polish(beta, X, y, 2, "time")
 
 
 def test_refinement_that_stops_separating_raises_solver_error(data, monkeypatch):
     X, y, beta = data
-    monkeypatch.setattr(certificates, "_least_squares", lambda residual, jacobian, u0, what: (-u0, 0.0))
+    monkeypatch.setattr(polish_module, "_least_squares", lambda residual, jacobian, u0, what: (-u0, 0.0))
     with pytest.raises(SolverError, match="left the separators"):
         polish(beta, X, y, 2, "time")
