@@ -73,7 +73,8 @@ DIVERGENCE_LOG_RISE = 20.0
 class GDResult:
     """The outcome of :func:`gradient_descent`.
 
-    ``w`` and ``beta`` are unit-norm directions (``(P,)``/``(D,)``, or with a leading batch
+    ``w`` and ``beta`` are unit-norm directions (``beta`` is the zero vector, with margin 0,
+    where P(w) = 0, e.g. at the saddle of two zero layers) (``(P,)``/``(D,)``, or with a leading batch
     axis); ``log_norm_w`` is :math:`\\log\\|\\mathbf w\\|`; ``log_loss`` the final natural log of
     the loss; ``margin`` the normalized margin :math:`\\min_n y_n\\langle x_n, \\beta\\rangle` of the
     final direction.  ``history`` holds numpy arrays ``iteration`` (K,), ``log_loss``,
@@ -211,11 +212,14 @@ def gradient_descent(
             if start_log_loss is None:
                 start_log_loss = terms.log_loss.copy()
             if t == pts[next_rec]:
+                # P(w) = 0 (e.g. two zero layers: a saddle GD never leaves) has no direction:
+                # it is recorded as the zero vector with margin 0, never as 0/0 = NaN.
                 nb = np.linalg.norm(beta_u, axis=1)
+                safe = np.where(nb > 0, nb, 1.0)
                 hist["log_loss"].append(terms.log_loss.copy())
-                hist["margin"].append(np.min(m, axis=1) / nb)
+                hist["margin"].append(np.min(m, axis=1) / safe)
                 hist["log_norm_w"].append(sigma.copy())
-                hist["beta"].append(beta_u / nb[:, None])
+                hist["beta"].append(beta_u / safe[:, None])
                 next_rec += 1
             if t == steps:
                 break

@@ -170,3 +170,16 @@ def test_bad_data():
         gradient_descent(FullyConnected(3, 1), X2, Y2, steps=5, lr=0.1)
     with pytest.raises(IbcoreTypeError, match="net"):
         gradient_descent("fc", X2, Y2, steps=5, lr=0.1)
+
+
+def test_zero_predictor_is_recorded_without_nan(recwarn):
+    # Two zero layers: P(w) = 0 and the gradient vanishes, so GD stays at the saddle forever.
+    net = Diagonal(2, 3)
+    w0 = np.array([0.0, 0.0, 0.0, 0.0, 1.0, -1.0])
+    r = gradient_descent(net, X2, Y2, steps=20, lr=0.1, init=w0)
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+    for key in ("log_loss", "margin", "log_norm_w", "beta"):
+        assert np.all(np.isfinite(r.history[key])), key
+    np.testing.assert_array_equal(r.beta, 0.0)
+    assert r.margin == 0.0 and r.log_loss == pytest.approx(np.log(4.0))
+    np.testing.assert_allclose(r.params(), w0)
