@@ -133,7 +133,7 @@ class Certificate:
     p: float
     domain: str
 
-    def certified(self, tol: float = 1e-8, off_tol: float = OFF_TOL) -> bool:
+    def certified(self, tol: float = 1e-8, *, off_tol: float = OFF_TOL) -> bool:
         """True when residual <= tol, alpha >= 0, slackness <= tol * sum(alpha) and,
         for p = 1, off_support <= 1 + off_tol (module docstring: why these)."""
         ok = (
@@ -161,13 +161,13 @@ class Polished(Certificate):
     moved_deg: float
     active_swaps: int
 
-    def certified(self, tol: float = 1e-8, max_moved_deg: float = 0.5, off_tol: float = OFF_TOL) -> bool:
+    def certified(self, tol: float = 1e-8, *, max_moved_deg: float = 0.5, off_tol: float = OFF_TOL) -> bool:
         """The certificate's checks, and the refined point within ``max_moved_deg`` of the input.
 
         A polished point that moved far is a stationary point, but not *the input's*
         limit: the support kept from the input was wrong.
         """
-        return super().certified(tol, off_tol) and self.moved_deg <= max_moved_deg
+        return super().certified(tol, off_tol=off_tol) and self.moved_deg <= max_moved_deg
 
 
 @dataclass(frozen=True)
@@ -215,7 +215,7 @@ class KKTPolished(KKTCertificate):
     moved_deg: float
     active_swaps: int
 
-    def certified(self, tol: float = 1e-8, max_moved_deg: float = 0.5) -> bool:
+    def certified(self, tol: float = 1e-8, *, max_moved_deg: float = 0.5) -> bool:
         """The certificate's checks, and the refined w within ``max_moved_deg`` of the input."""
         return super().certified(tol) and self.moved_deg <= max_moved_deg
 
@@ -319,8 +319,10 @@ def _active_columns(X: np.ndarray, y: np.ndarray, active: np.ndarray) -> np.ndar
     return (X[active] * y[active, None]).T
 
 
-def _penalty(beta: np.ndarray, p: float, domain: str) -> float:
-    return float(np.sum(np.abs(_transform(beta, domain)) ** p))
+def _penalty(beta: np.ndarray, p: float, domain: str, support: np.ndarray) -> float:
+    """R_p over the support only: the ~1e-17 of round-off left off it would add (1e-17)^p,
+    i.e. ~2e-6 for p = 1/3, and make one stationary point look like two."""
+    return float(np.sum(np.abs(_transform(beta, domain))[support] ** p))
 
 
 def _stationarity_lsq(beta, X, y, p, domain, support, active) -> tuple[np.ndarray, np.ndarray]:
@@ -361,7 +363,7 @@ def _certify(beta, margins, X, y, p, domain, support, active, cls=Certificate, *
         alpha_nonneg=bool(np.min(alpha) >= 0),
         slackness=float(np.max(alpha * (margins - 1.0))),
         off_support=off,
-        penalty=_penalty(beta, p, domain),
+        penalty=_penalty(beta, p, domain, support),
         p=p,
         domain=domain,
         **extra,

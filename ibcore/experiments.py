@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._checks import as_float_array, check_choice, check_dataset, check_positive_float, check_positive_int
-from .errors import IbcoreTypeError, IbcoreValueError, ShapeError, SolverError
+from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
 from .fourier import dft
 from .limits import Reference, min_fourier_l1_margin, polish
 from .nets import Convolutional, Diagonal, FullyConnected, Parameterization
@@ -219,7 +219,7 @@ class SweepRun:
 
     def certified(self, tol: float = 1e-8, max_moved_deg: float = 0.5) -> np.ndarray:
         """Per initialization: polish succeeded and its certificate holds (:meth:`Polished.certified`)."""
-        return np.array([q is not None and q.certified(tol, max_moved_deg) for q in self.polished])
+        return np.array([q is not None and q.certified(tol, max_moved_deg=max_moved_deg) for q in self.polished])
 
     def supports(self) -> np.ndarray:
         """Per initialization: size of the polished point's support (-1 where polish failed)."""
@@ -275,7 +275,7 @@ def figure1_sweep(
             for beta in run.beta:
                 try:
                     polished.append(polish(beta, X, y, p, domain, active_tol=active_tol))
-                except SolverError:
+                except IbcoreValueError:  # SolverError, or a direction that does not yet separate the data
                     polished.append(None)
             out[(architecture, depth)] = shared = SweepRun(architecture, depth, net, run, polished, p, domain, label)
     return out
