@@ -19,6 +19,7 @@ from .certificates import (
     kkt_certificate,
 )
 from .polish import polish
+from .steepest import MaxMargin, max_margin, max_margin_l1, max_margin_linf
 from .references import (
     REFERENCE_TOL,
     Reference,
@@ -42,4 +43,8 @@ __all__ = [
     "min_fourier_l1_margin",
     "min_l1_margin",
     "polish",
+    "MaxMargin",
+    "max_margin",
+    "max_margin_l1",
+    "max_margin_linf",
 ]
