@@ -23,6 +23,10 @@ JB_FLAGS := -W -n --keep-going
 # Progress bars only in interactive sessions: ibcore reads IBCORE_PROGRESS, and the
 # kernels of the book build and of nbval inherit it from here.
 export IBCORE_PROGRESS := 0
+# The book's linear algebra is on tiny matrices (SLSQP, least squares on a few dozen
+# unknowns), where OpenBLAS's thread hand-off costs 10-100x the arithmetic once the
+# two cores are shared; one thread keeps execution times short and steady.
+export OPENBLAS_NUM_THREADS := 1
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 REPO_URL ?=
 REPO_BRANCH ?=
