@@ -112,6 +112,15 @@ def test_contains_an_assert(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_title_has_no_math(path):
+    # The title appears in the navigation of every page, and pages without math do not
+    # load MathJax, so TeX in a title shows raw everywhere else (the browser check sees it).
+    first = _cells(_load(path), "markdown")[0].lstrip().splitlines()[0]
+    assert first.startswith("# "), f"{path.name}: the first markdown cell must start with the '# ' title"
+    assert "$" not in first and "\\(" not in first, f"{path.name}: title {first!r} contains math"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_listed_in_toc(path):
     toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
     entry = path.relative_to(ROOT).with_suffix("").as_posix()
