@@ -111,6 +111,24 @@ def test_contains_an_assert(path):
     )
 
 
+# Lines a markdown cell can only start with if a generator script wrote "\\norm", "\\nabla",
+# "\\newcommand" ... in a non-raw Python string, so that "\\n" became a newline.
+_EATEN_BACKSLASH_N = re.compile(r"^(orm\{|abla\b|ewcommand|onumber|eq\b|ewline)", flags=re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_sources_have_no_mangled_escapes(path):
+    # "\\bbeta" in a non-raw Python string is a backspace followed by "beta", and MathJax
+    # fails on it; control characters never belong in a notebook's source.
+    for i, cell in enumerate(_load(path)["cells"]):
+        src = _source(cell)
+        bad = sorted({hex(ord(ch)) for ch in src if ord(ch) < 32 and ch not in "\n\t"})
+        assert not bad, f"{path.name} cell {i}: control characters {bad} (an escape in a non-raw string?)"
+        if cell["cell_type"] == "markdown":
+            m = _EATEN_BACKSLASH_N.search(src)
+            assert not m, f"{path.name} cell {i}: a line starts with {m.group(0)!r}: a '\\n' eaten by a string escape?"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_title_has_no_math(path):
     # The title appears in the navigation of every page, and pages without math do not
