@@ -50,7 +50,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_params, check_positive_int, check_vectors
 from .errors import IbcoreValueError, ShapeError
-from .nets import Parameterization, _exclusive_products
+from .nets import Convolutional, Parameterization, _exclusive_products
 
 __all__ = ["LocalConvolutional", "MultiChannelConvolutional", "flatten_channels", "unflatten_channels"]
 
@@ -116,6 +116,12 @@ class LocalConvolutional(Parameterization):
 
     def _vjp(self, w2, g2):
         return self._pullback(self._spectra(w2), g2)
+
+    def _coordinates(self, Xy):
+        # the full-width kernel is the paper's net parameter for parameter: train it the same way
+        if self.kernel_size == self.dim:
+            return Convolutional(self.dim, self.depth)._coordinates(Xy)
+        return super()._coordinates(Xy)
 
     def _linearize(self, w2):
         spec = self._spectra(w2)

@@ -51,10 +51,38 @@ def margins(X: np.ndarray, y: np.ndarray, beta: np.ndarray) -> np.ndarray:
 
 
 def _signed_scale(log_s_L: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """a = s^L * m computed as sign(m) exp(L log s + log|m|), clipped to the float64 range."""
-    with np.errstate(divide="ignore"):
-        logmag = log_s_L[:, None] + np.log(np.abs(m))
+    """a = s^L * m computed as sign(m) exp(L log s + log|m|), clipped to the float64 range.
+
+    |m| is floored at the smallest subnormal so that m = 0 needs no log(0): its
+    term is then exp(<= -44) times sign(0) = 0, exactly as before the floor.
+    """
+    logmag = log_s_L[:, None] + np.log(np.maximum(np.abs(m), _TINY))
     return np.sign(m) * np.exp(np.minimum(logmag, 700.0))
+
+
+_TINY = np.nextafter(0.0, 1.0)  # 5e-324, the smallest positive float64
+
+
+def _exp_terms(mT: np.ndarray, lsl: np.ndarray, with_log_loss: bool = True):
+    """``(log_loss or None, weights)`` of the exp loss for margins ``mT`` laid out (N, B); the training loop's hot path.
+
+    The arithmetic of :func:`loss_terms` (for the exp loss ``log_grad_mass == log_loss``)
+    for an already capped ``lsl``, written in place, without re-validating, and with the
+    log-loss skipped when the caller does not need it.  Samples run along axis 0 so
+    that every per-initialization quantity broadcasts along the contiguous axis.
+    ``s^L * gap`` may overflow to +inf (weight exactly 0): call it under
+    ``np.errstate(over="ignore")``.
+    """
+    m_min = np.minimum.reduce(mT, axis=0)
+    e = mT - m_min  # gaps >= 0
+    e *= np.exp(lsl)
+    np.negative(e, out=e)
+    np.exp(e, out=e)  # exp(-(a_n - a_min)), 1 at the minimum
+    total = np.add.reduce(e, axis=0)
+    e /= total
+    if not with_log_loss:
+        return None, e
+    return np.log(total) - _signed_scale(lsl, m_min[:, None])[:, 0], e
 
 
 def loss_terms(m: np.ndarray, log_scale_L: np.ndarray, loss: str = "exp") -> LossTerms:
@@ -65,18 +93,17 @@ def loss_terms(m: np.ndarray, log_scale_L: np.ndarray, loss: str = "exp") -> Los
     """
     check_choice("loss", loss, LOSSES)
     lsl = np.minimum(np.asarray(log_scale_L, dtype=np.float64), LOG_SCALE_CAP)
+    # s^L * gap >= 0: s^L <= e^700 is finite, so the product is finite or +inf (weight exactly 0), never NaN.
+    if loss == "exp":
+        # log sum exp(-a_n) = -a_min + log sum exp(-(a_n - a_min)); the sum is >= 1 (the minimum's term)
+        with np.errstate(over="ignore"):
+            log_loss, weights = _exp_terms(np.asarray(m, dtype=np.float64).T, lsl)
+        return LossTerms(log_loss, np.ascontiguousarray(weights.T), log_loss)
     m_min = np.min(m, axis=1)
     gap = m - m_min[:, None]  # >= 0 exactly, 0 at the minimum
-    # s^L * gap >= 0: s^L <= e^700 is finite, so the product is finite or +inf (weight exactly 0), never NaN.
     with np.errstate(over="ignore"):
         rel = np.exp(lsl)[:, None] * gap
     a_min = _signed_scale(lsl, m_min[:, None])[:, 0]
-    if loss == "exp":
-        # log sum exp(-a_n) = -a_min + log sum exp(-(a_n - a_min)); the sum is >= 1 (the minimum's term)
-        e = np.exp(-rel)
-        total = np.sum(e, axis=1)
-        log_loss = -a_min + np.log(total)
-        return LossTerms(log_loss, e / total[:, None], log_loss)
     # logistic: l(a) = softplus(-a), |l'(a)| = sigmoid(-a) = exp(-softplus(a)).
     a = np.where(gap > 0, a_min[:, None] + rel, a_min[:, None])
     # log l(a): for a >= 0, log(log1p(x)) with x = e^{-a} = -a + log(log1p(x)/x); the ratio -> 1 as x -> 0.

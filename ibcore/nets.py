@@ -33,27 +33,32 @@ from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
 __all__ = ["Parameterization", "FullyConnected", "Diagonal", "Convolutional"]
 
 
-def _exclusive_products(factors: np.ndarray) -> np.ndarray:
-    """``out[:, l] = prod_{l' != l} factors[:, l']`` along axis 1, without dividing.
+def _exclusive_products(factors: np.ndarray, axis: int = 1) -> np.ndarray:
+    """``out[l] = prod_{l' != l} factors[l']`` along ``axis`` (the layers), without dividing.
 
-    Division by ``factors[:, l]`` would give NaN where a factor is zero (a frozen
+    Division by ``factors[l]`` would give NaN where a factor is zero (a frozen
     coordinate or frequency), so prefix and suffix products are combined instead.
     """
-    depth = factors.shape[1]
+    f = factors if axis == 0 else factors.swapaxes(0, axis)  # layers first (a view)
+    depth = f.shape[0]
     if depth == 1:
-        return np.ones_like(factors)
-    if depth == 2:
-        return factors[:, ::-1].copy()
-    out = np.empty_like(factors)
-    acc = np.ones_like(factors[:, 0])
-    for l in range(depth):  # prefix products
-        out[:, l] = acc
-        acc = acc * factors[:, l]
-    acc = np.ones_like(factors[:, 0])
-    for l in range(depth - 1, -1, -1):  # times suffix products
-        out[:, l] *= acc
-        acc = acc * factors[:, l]
-    return out
+        out = np.ones_like(f)
+    elif depth == 2:
+        out = f[::-1].copy()
+    else:
+        # prefixes out[l] = f_0 ... f_{l-1} for l >= 2, then each out[l] times its suffix
+        # f_{l+1} ... f_{L-1}; out[1] and out[0] are written by their last product only
+        out = np.empty_like(f)
+        np.multiply(f[0], f[1], out=out[2])
+        for l in range(3, depth):
+            np.multiply(out[l - 1], f[l - 1], out=out[l])
+        acc = f[depth - 1]
+        for l in range(depth - 2, 1, -1):
+            out[l] *= acc
+            acc = acc * f[l]
+        np.multiply(f[0], acc, out=out[1])
+        np.multiply(acc, f[1], out=out[0])
+    return out if axis == 0 else out.swapaxes(0, axis)
 
 
 class Parameterization(ABC):
@@ -139,8 +144,128 @@ class Parameterization(ABC):
     @abstractmethod
     def _vjp(self, w2: np.ndarray, g2: np.ndarray) -> np.ndarray: ...
 
+    def _coordinates(self, Xy: np.ndarray) -> "_Coordinates":
+        """The coordinates :func:`ibcore.train.gradient_descent` runs in, for data rows ``Xy`` = y_n x_n."""
+        return _Coordinates(self, Xy)
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dim={self.dim}, depth={self.depth})"
+
+
+class _Coordinates:
+    r"""The training loop's view of a net on fixed data: margins and their pullback in some coordinates.
+
+    The engine only ever needs, for unit parameters :math:`\mathbf u`, the margins
+    :math:`m_n = y_n\langle\mathbf x_n, \mathcal P(\mathbf u)\rangle` and, for loss weights
+    :math:`p`, the descent direction :math:`\sum_n p_n \nabla_{\mathbf u} m_n`, plus the
+    norm of parameter space.  Any *isometric* change of coordinates :math:`\mathbf s = E\mathbf u`
+    keeps the step :math:`\mathbf u \leftarrow (\mathbf u + c\mathbf v)/\|\cdot\|` the same map, so
+    a net may run in whatever coordinates and memory layout make those cheap (the conv
+    net: its filters' spectra, layer by layer).  A state is a float64 array whose
+    second-to-last axis is the batch (so ``x * c[:, None]`` scales each parameter vector
+    by its own ``c``); margins and loss weights are laid out (N, B).
+
+    This default uses the parameters themselves, (B, P), with the arithmetic of the
+    original loop operation for operation (margins ``beta @ Xy.T``, norms as
+    ``np.linalg.norm``), so every net without coordinates of its own trains bit for bit
+    as before.
+    """
+
+    def __init__(self, net: "Parameterization", Xy: np.ndarray):
+        self._net, self._Xy = net, Xy
+
+    def encode(self, u: np.ndarray) -> np.ndarray:
+        """The state for parameters ``u`` (B, P), with the same norms."""
+        return np.array(u, dtype=np.float64)
+
+    def decode(self, s: np.ndarray) -> np.ndarray:
+        """Parameters (B, P) from a state."""
+        return np.array(s)
+
+    def sqnorms(self, s: np.ndarray) -> np.ndarray:
+        """Squared norm of each parameter vector in a state (or a direction), (B,)."""
+        return np.add.reduce(s * s, axis=-1)
+
+    def predictor(self, s: np.ndarray) -> np.ndarray:
+        """P(u) (B, D) in the time domain."""
+        return self._net._predictor(self.decode(s))
+
+    def linearize(self, s: np.ndarray):
+        """``(mT, pullback)``: margins (N, B) and ``pT -> sum_n p_n grad m_n``, (N, B) -> a fresh direction."""
+        beta, pullback = self._net._linearize(s)
+        return (beta @ self._Xy.T).T, lambda pT: pullback(pT.T @ self._Xy)
+
+
+class _SpectralCoordinates(_Coordinates):
+    r"""The conv net's training coordinates: every filter's real FFT, scaled to an orthonormal basis.
+
+    With :math:`c_k = 2` for :math:`0 < k < D/2` and :math:`c_k = 1` at :math:`k = 0` and
+    :math:`k = D/2`, Parseval for real vectors reads :math:`\langle\mathbf a, \mathbf b\rangle =
+    \sum_k \tfrac{c_k}{D}\,\mathrm{Re}\,\hat a_k\overline{\hat b_k}` (``rfft`` coefficients), so
+    :math:`\mathbf s_l = r\odot\mathrm{rfft}(\mathbf w_l)` with :math:`r_k = \sqrt{c_k/D}` is an
+    isometry, and :math:`\hat{\boldsymbol\beta} = D^{-(L-1)/2}\prod_l \mathbf s_l / r^L`.  With the
+    constants folded into :math:`Q = D^{-(L-1)/2}\, r^{2-L}\odot\mathrm{rfft}(y_n\mathbf x_n)` (N, K),
+
+    .. math::
+        m = \mathrm{Re}\,\big(\overline Q \textstyle\prod_l \mathbf s_l\big),\qquad
+        \mathbf v_l = (Q^\top p) \odot \overline{\textstyle\prod_{l'\ne l}\mathbf s_{l'}},
+
+    so a step costs two real matrix products (complex numbers stored as their real view,
+    re and im interleaved) and O(L K) elementwise products per parameter vector: the loop
+    never calls an FFT; only :meth:`encode`, :meth:`decode` and the recorded predictors
+    do.  The state is laid out (L, B, 2K), layer by layer, so that every product runs
+    over contiguous memory.  The imaginary parts at :math:`k = 0` (and :math:`D/2`) start at
+    exactly 0 and stay 0, since the data's coefficients there are real.
+    """
+
+    def __init__(self, net: "Convolutional", Xy: np.ndarray):
+        super().__init__(net, Xy)
+        D, L = net.dim, net.depth
+        c = np.full(D // 2 + 1, 2.0)
+        c[0] = 1.0
+        if D % 2 == 0:
+            c[-1] = 1.0
+        self._r, self._D, self._L = np.sqrt(c / D), D, L
+        Q = net._norm * self._r ** (2 - L) * np.fft.rfft(Xy, axis=-1)
+        self._Q = np.ascontiguousarray(Q).view(np.float64)  # (N, 2K)
+
+    def _factors(self, s):
+        return s.view(np.complex128)  # (L, B, K)
+
+    def encode(self, u):
+        layers = u.reshape(u.shape[0], self._L, -1).transpose(1, 0, 2)  # (L, B, D)
+        return (np.fft.rfft(layers, axis=-1) * self._r).view(np.float64)
+
+    def decode(self, s):
+        layers = np.fft.irfft(self._factors(s) / self._r, n=self._D, axis=-1)
+        return np.ascontiguousarray(layers.transpose(1, 0, 2)).reshape(s.shape[1], -1)
+
+    def sqnorms(self, s):
+        return np.add.reduce(np.vecdot(s, s), axis=0)
+
+    def _product(self, f):
+        """(prod_l f_l, conj(others)) with others[l] = prod_{l' != l} f_l'."""
+        if self._L == 1:
+            return f[0], np.ones_like(f)
+        if self._L == 2:
+            return f[0] * f[1], np.conj(f[::-1])
+        others = _exclusive_products(f, axis=0)
+        prod = others[-1] * f[-1]
+        return prod, np.conjugate(others, out=others)
+
+    def predictor(self, s):
+        spec = self._product(self._factors(s))[0] / self._r ** self._L
+        return self._net._norm * np.fft.irfft(spec, n=self._D, axis=-1)
+
+    def linearize(self, s):
+        prod, others = self._product(self._factors(s))
+        mT = self._Q @ prod.view(np.float64).T
+
+        def pullback(pT):
+            G = (pT.T @ self._Q).view(np.complex128)  # (B, K): the data side, shared by the layers
+            return (G * others).view(np.float64)
+
+        return mT, pullback
 
 
 class FullyConnected(Parameterization):
@@ -181,13 +306,17 @@ class FullyConnected(Parameterization):
         return self._suffixes(self._unflatten(w2))[1]
 
     def _pullback(self, layers, right, g2):
-        # left[l] = g^T W_1 ... W_{l-1} (row of length D_{l-1}); the gradient of layer l is outer(left, right)
-        grads, left = [], g2[:, None, :]
-        for l in range(self.depth):
-            grads.append((left.transpose(0, 2, 1) * right[l].transpose(0, 2, 1)).reshape(g2.shape[0], -1))
+        # left[l] = g^T W_1 ... W_{l-1} (row of length D_{l-1}); the gradient of layer l is outer(left, right),
+        # written straight into its block of the output
+        B = g2.shape[0]
+        out = np.empty((B, self.n_params))
+        left, start = g2[:, :, None], 0
+        for l, (a, b) in enumerate(self.layer_shapes):
+            np.multiply(left, right[l].transpose(0, 2, 1), out=out[:, start:start + a * b].reshape(B, a, b))
+            start += a * b
             if l < self.depth - 1:
-                left = left @ layers[l]
-        return np.concatenate(grads, axis=1)
+                left = layers[l].transpose(0, 2, 1) @ left
+        return out
 
     def _vjp(self, w2, g2):
         layers = self._unflatten(w2)
@@ -221,6 +350,15 @@ class Diagonal(Parameterization):
         others = _exclusive_products(w2.reshape(-1, self.depth, self.dim))  # (B, L, D)
         return (others * g2[:, None, :]).reshape(w2.shape[0], -1)
 
+    def _linearize(self, w2):
+        # beta from the same exclusive products as the gradient: others[:, -1] is the prefix
+        # product w_1 ... w_{L-1}, so this is np.prod's own sequence of multiplications
+        layers = w2.reshape(-1, self.depth, self.dim)
+        if self.depth == 1:
+            return layers[:, 0].copy(), lambda g2: self._vjp(w2, g2)
+        others = _exclusive_products(layers)
+        return others[:, -1] * layers[:, -1], lambda g2: (others * g2[:, None, :]).reshape(w2.shape[0], -1)
+
 
 class Convolutional(Parameterization):
     r"""The paper's full-width linear convolutional network (indices mod D).
@@ -238,7 +376,8 @@ class Convolutional(Parameterization):
     The gradient uses :math:`\nabla_{\mathbf w_l}\langle \mathbf g, \boldsymbol\beta\rangle =
     D^{-(L-1)/2}\, \mathbf g \star (\circledast_{l' \ne l} \mathbf w_{l'})` (a circular
     cross-correlation), i.e. :math:`F\nabla_{\mathbf w_l} = \hat{\mathbf g} \odot
-    \overline{\prod_{l'\ne l}\hat{\mathbf w}_{l'}}`.
+    \overline{\prod_{l'\ne l}\hat{\mathbf w}_{l'}}`.  :func:`ibcore.train.gradient_descent` goes
+    further and keeps the spectra themselves as its state (:class:`_SpectralCoordinates`).
     """
 
     def __init__(self, dim: int, depth: int):
@@ -271,6 +410,9 @@ class Convolutional(Parameterization):
         beta = self._norm * np.fft.irfft(np.prod(spec, axis=1), n=self.dim, axis=-1)
         return beta, lambda g2: self._pullback(spec, g2)
 
+    def _coordinates(self, Xy):
+        return _SpectralCoordinates(self, Xy)
+
     def layerwise_output(self, w, x) -> np.ndarray:
         """f(x) computed layer by layer from the paper's definition (slow; for checks).
 
@@ -287,3 +429,4 @@ class Convolutional(Parameterization):
             h = np.einsum("k,ndk->nd", layers[l][0], h[:, idx]) / np.sqrt(self.dim)
         out = h @ layers[-1][0]
         return out if np.ndim(x) == 2 else out[0]
+

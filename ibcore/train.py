@@ -38,6 +38,15 @@ theorems' bounded step sizes**: their step sizes grow without bound as the loss
 vanishes.  They follow the same path as small constant steps (compared at equal
 :math:`\|\mathbf w\|`, which the tests check), only much faster along it.
 
+Speed: the loop runs in coordinates the net chooses (``net._coordinates``, an isometry of
+parameter space).  By default they are the parameters themselves, with the arithmetic of
+the first version of this loop operation for operation; the conv net runs in its filters'
+scaled spectra, where a step is two small real matrix products and O(L D) elementwise work
+per parameter vector, with no FFT (:class:`ibcore.nets._SpectralCoordinates`): the same map,
+equal to round-off.  Before the exact LP of :func:`ibcore.data.check_separable` (seconds at
+D = 1024), a cheap certificate is tried (:func:`_check_separable`).  ``benchmarks/README.md``
+has the timings.
+
 The extreme-scale regime: once :math:`L\sigma` exceeds
 :data:`ibcore.losses.LOG_SCALE_CAP` (700, i.e. :math:`\|\mathbf w\|^L \approx 10^{304}`),
 float64 can no longer tell the loss weights from the 0/1 indicator of the
@@ -49,14 +58,16 @@ the direction, with the weights being exactly that indicator.  ``log_loss`` is t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._checks import as_float_array, check_choice, check_dataset, check_positive_float, check_positive_int
 from .errors import DivergenceError, IbcoreTypeError, IbcoreValueError, ShapeError
-from .losses import LOG_SCALE_CAP, LOSSES, loss_terms
+from .losses import LOG_SCALE_CAP, LOSSES, _exp_terms, loss_terms
 from .nets import Parameterization
+from .progress import DELAY as PROGRESS_DELAY
 from .progress import Progress, progress_enabled
 
 __all__ = ["SCHEDULES", "GDResult", "gradient_descent", "split_scale", "angles_at_equal_norm"]
@@ -169,7 +180,9 @@ def gradient_descent(
         Number of log-spaced iterations to record (0 and ``steps`` always included), or an
         array of iterations.
     progress
-        Show a progress bar (default: for long runs, unless ``IBCORE_PROGRESS=0``).
+        Show a progress bar on stderr: ``None`` (default) shows one in a terminal or a Jupyter
+        kernel once a run has lasted 2 s; ``True`` at once; ``False`` never.  ``IBCORE_PROGRESS=0``
+        switches bars off everywhere (the Makefile sets it for the book build and the tests).
 
     Raises
     ------
@@ -179,8 +192,6 @@ def gradient_descent(
         If a ``"constant"`` step makes the loss explode (it rose by a factor e^20 over its start,
         or a value overflowed); the message names the step size and the iteration.
     """
-    from .data import check_separable  # data stands apart from the engine's layers
-
     if not isinstance(net, Parameterization):
         raise IbcoreTypeError(f"net must be an ibcore.nets parameterization, got {type(net).__name__}")
     X, y = check_dataset(X, y)
@@ -192,58 +203,64 @@ def gradient_descent(
     init_scale = check_positive_float("init_scale", init_scale)
     check_choice("schedule", schedule, SCHEDULES)
     check_choice("loss", loss, LOSSES)
-    check_separable(X, y)
+    _check_separable(X, y)
 
     w0, batched = _initial(net, init, init_scale)
     u, sigma = split_scale(w0)
     L = net.depth
     Xy = X * y[:, None]  # rows y_n x_n
     pts = _record_points(steps, record)
+    coords = net._coordinates(Xy)  # the net's cheapest isometric coordinates (see nets._Coordinates)
+    s = coords.encode(u)
     hist = {k: [] for k in ("log_loss", "margin", "log_norm_w", "beta")}
+    rec = [int(p) for p in pts] + [-1]
+    cap = LOG_SCALE_CAP / L
+    # The angular step needs no loss value; the others need it at every step.
+    every_log_loss = schedule != "angular" or loss != "exp"
 
-    bar = Progress(steps, progress_enabled(progress, steps * w0.shape[0]), desc=f"GD ({schedule})")
+    bar = Progress(steps, progress_enabled(progress, steps * w0.shape[0]), desc=f"GD ({schedule})",
+                   delay=0.0 if progress else PROGRESS_DELAY)
     start_log_loss = None
     next_rec = 0
     try:
-        for t in range(steps + 1):
-            beta_u, pullback = net._linearize(u)
-            m = beta_u @ Xy.T  # (B, N) margins of the unit-parameter predictor
-            terms = loss_terms(m, L * np.minimum(sigma, LOG_SCALE_CAP / L), loss)
-            if start_log_loss is None:
-                start_log_loss = terms.log_loss.copy()
-            if t == pts[next_rec]:
-                # P(w) = 0 (e.g. two zero layers: a saddle GD never leaves) has no direction:
-                # it is recorded as the zero vector with margin 0, never as 0/0 = NaN.
-                nb = np.linalg.norm(beta_u, axis=1)
-                safe = np.where(nb > 0, nb, 1.0)
-                hist["log_loss"].append(terms.log_loss.copy())
-                hist["margin"].append(np.min(m, axis=1) / safe)
-                hist["log_norm_w"].append(sigma.copy())
-                hist["beta"].append(beta_u / safe[:, None])
-                next_rec += 1
-            if t == steps:
-                break
-            if schedule == "constant":
-                _check_divergence(terms.log_loss, start_log_loss, lr, t)
-            v = pullback(terms.weights @ Xy)  # descent direction in parameter space
-            vnorm = np.linalg.norm(v, axis=1)
-            if np.any(vnorm == 0):
-                # w = 0 in some layer (a saddle of P): the gradient vanishes and GD stays put.
-                vnorm = np.where(vnorm == 0, 1.0, vnorm)
-            log_c = _log_relative_step(schedule, lr, t, T, L, sigma, terms, vnorm)
-            c = np.exp(np.minimum(log_c, 700.0))
-            if schedule == "constant" and np.any(log_c > 700.0):
-                raise DivergenceError(
-                    f"gradient descent diverged at iteration {t} with constant step lr={lr}: "
-                    "the step is more than e^700 times the parameters' norm; use a smaller lr"
-                )
-            unew = u + c[:, None] * (v / vnorm[:, None])
-            n = np.linalg.norm(unew, axis=1)
-            u = unew / n[:, None]
-            sigma = np.minimum(sigma + np.log(n), LOG_SCALE_CAP / L)
-            if not (np.all(np.isfinite(u)) and np.all(np.isfinite(sigma))):
-                raise DivergenceError(f"gradient descent produced non-finite parameters at iteration {t} (lr={lr})")
-            bar.update(t + 1)
+        # Floating-point warnings are silenced inside the loop: s^L * gap may overflow to +inf
+        # on purpose (a weight of exactly 0), and every other non-finite value is caught by the
+        # explicit checks below, which raise DivergenceError or take the careful step.
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            for t in range(steps + 1):
+                mT, pullback = coords.linearize(s)  # margins of the unit-parameter predictor, (N, B)
+                lsl = L * np.minimum(sigma, cap)
+                recording = t == rec[next_rec]
+                if loss == "exp":
+                    log_loss, weightsT = _exp_terms(mT, np.minimum(lsl, LOG_SCALE_CAP), every_log_loss or recording or t == 0)
+                    log_grad_mass = log_loss
+                else:
+                    terms = loss_terms(mT.T, lsl, loss)
+                    log_loss, weightsT, log_grad_mass = terms.log_loss, terms.weights.T, terms.log_grad_mass
+                if start_log_loss is None:
+                    start_log_loss = log_loss.copy()
+                if recording:
+                    # P(w) = 0 (e.g. two zero layers: a saddle GD never leaves) has no direction:
+                    # it is recorded as the zero vector with margin 0, never as 0/0 = NaN.
+                    beta_u = coords.predictor(s)
+                    nb = np.linalg.norm(beta_u, axis=1)
+                    safe = np.where(nb > 0, nb, 1.0)
+                    hist["log_loss"].append(log_loss.copy())
+                    hist["margin"].append(np.min(mT, axis=0) / safe)
+                    hist["log_norm_w"].append(sigma.copy())
+                    hist["beta"].append(beta_u / safe[:, None])
+                    next_rec += 1
+                if t == steps:
+                    break
+                if schedule == "constant":
+                    _check_divergence(log_loss, start_log_loss, lr, t)
+                v = pullback(weightsT)  # descent direction in the coordinates
+                step = (schedule, coords.sqnorms, s, sigma, lr, t, T, L, log_loss, log_grad_mass)
+                s_new, sig_new = _fast_step(*step, v)
+                if not math.isfinite(np.add.reduce(sig_new)):  # a zero gradient, a huge step, or divergence
+                    s_new, sig_new = _careful_step(*step, pullback(weightsT))
+                s, sigma = s_new, np.minimum(sig_new, cap)
+                bar.update(t + 1)
     finally:
         bar.close()
 
@@ -251,6 +268,7 @@ def gradient_descent(
     for k, vals in hist.items():
         arr = np.stack(vals, axis=0)
         history[k] = arr if batched else arr[:, 0]
+    u = coords.decode(s)
     beta_dir = history["beta"][-1]
     last = lambda a: a[-1]  # noqa: E731
     return GDResult(
@@ -266,8 +284,95 @@ def gradient_descent(
     )
 
 
+def _fast_step(schedule, sqnorms, s, sigma, lr, t, T, L, log_loss, log_grad_mass, v):
+    """One step ``s <- (s + c v/||v||)/||.||``, ``sigma <- sigma + log||.||``, in place in ``v``.
+
+    The arithmetic of the original loop operation for operation (so nets in the default
+    coordinates train bit for bit as before), but writing into ``v`` instead of
+    allocating: large states are not re-allocated at every step.  Valid whenever every
+    result is finite; the caller checks ``sigma`` and otherwise redoes the step with
+    :func:`_careful_step` from a fresh ``v`` (a zero ``v`` gives 0/0 here, a step too large
+    for float64 gives inf).  The divergence check of the constant schedule is here.
+    """
+    vnorm = np.sqrt(sqnorms(v))
+    if schedule == "angular":
+        c = np.exp(np.log(lr / (1.0 + t / T)))  # the same for every parameter vector
+    else:
+        log_c = _log_step(schedule, lr, t, T, L, sigma, log_loss, log_grad_mass, vnorm)
+        if schedule == "constant" and np.maximum.reduce(log_c) > 700.0:
+            _raise_step_overflow(lr, t)
+        c = np.exp(np.minimum(log_c, 700.0))[:, None]
+    unew = v
+    unew /= vnorm[:, None]
+    unew *= c
+    unew += s
+    n = np.sqrt(sqnorms(unew))
+    unew /= n[:, None]
+    return unew, sigma + np.log(n)
+
+
+def _careful_step(schedule, sqnorms, s, sigma, lr, t, T, L, log_loss, log_grad_mass, v):
+    """The step of :func:`_fast_step` for the cases it cannot take, raising where no step exists."""
+    vnorm = np.sqrt(sqnorms(v))
+    # w = 0 in some layer (a saddle of P): the gradient vanishes and GD stays put.
+    vnorm = np.where(vnorm == 0, 1.0, vnorm)
+    log_c = _log_step(schedule, lr, t, T, L, sigma, log_loss, log_grad_mass, vnorm)
+    if schedule == "constant" and np.any(log_c > 700.0):
+        _raise_step_overflow(lr, t)
+    c = np.exp(np.minimum(log_c, 700.0))
+    unew = s + c[:, None] * (v / vnorm[:, None])
+    n = np.sqrt(sqnorms(unew))
+    if not np.all(np.isfinite(n)):
+        # squares beyond float64 (c up to e^700): scale by the largest entry first
+        # (the batch axis of a state is its second-to-last)
+        big = np.max(np.abs(unew), axis=tuple(i for i in range(unew.ndim) if i != unew.ndim - 2))
+        big = np.where((big > 0) & np.isfinite(big), big, 1.0)
+        n = big * np.sqrt(sqnorms(unew / big[:, None]))
+    u, sig = unew / n[:, None], sigma + np.log(n)
+    if not (np.all(np.isfinite(u)) and np.all(np.isfinite(sig))):
+        raise DivergenceError(f"gradient descent produced non-finite parameters at iteration {t} (lr={lr})")
+    return u, sig
+
+
+def _raise_step_overflow(lr, t):
+    raise DivergenceError(
+        f"gradient descent diverged at iteration {t} with constant step lr={lr}: "
+        "the step is more than e^700 times the parameters' norm; use a smaller lr"
+    )
+
+
+def _check_separable(X: np.ndarray, y: np.ndarray) -> None:
+    r""":func:`ibcore.data.check_separable`, after a cheap sufficient certificate.
+
+    The LP takes milliseconds at D = 32 but seconds at D = 1024, longer than the run.
+    Most data sets given to the engine (N <= D, in general position) are separated by
+    the minimum-norm interpolant of the unit rows :math:`\mathbf z_n = y_n\mathbf x_n/\|\mathbf x_n\|`,
+    :math:`\boldsymbol\beta = Z^\top (ZZ^\top)^{-1}\mathbf 1`.  It is accepted by the LP's own rule: its
+    margins recomputed in float64, in the LP's normalization :math:`\max_i|\beta_i| = 1`, must exceed
+    ``SEPARABILITY_TOL``, so the LP's optimum would too.  Anything else goes to the LP,
+    which decides (and raises).
+    """
+    from .data import SEPARABILITY_TOL, check_separable  # data stands apart from the engine's layers
+
+    norms = np.linalg.norm(X, axis=1)
+    n_samples, dim = X.shape
+    if n_samples <= dim and np.all(norms > 0):
+        Z = X * (y / norms)[:, None]
+        try:
+            beta = Z.T @ np.linalg.solve(Z @ Z.T, np.ones(n_samples))
+        except np.linalg.LinAlgError:  # rows linearly dependent: let the LP decide
+            beta = None
+        # an ill-conditioned Gram matrix may give inf or NaN: then the LP decides
+        if beta is not None and np.all(np.isfinite(beta)):
+            top = np.max(np.abs(beta))
+            if top > 0 and np.min(Z @ (beta / top)) > SEPARABILITY_TOL:
+                return
+    check_separable(X, y)
+
+
 def _check_divergence(log_loss, start, lr, t):
-    if np.any(~np.isfinite(log_loss)) or np.any(log_loss > start + DIVERGENCE_LOG_RISE):
+    # NaN fails the comparison, +inf exceeds the bound; -inf cannot occur (a_min is clipped to +-e^700)
+    if not np.maximum.reduce(log_loss - start) <= DIVERGENCE_LOG_RISE:
         raise DivergenceError(
             f"gradient descent diverged at iteration {t} with constant step lr={lr}: the loss rose by more "
             f"than a factor e^{DIVERGENCE_LOG_RISE:g} over its starting value; use a smaller lr"
@@ -275,15 +380,20 @@ def _check_divergence(log_loss, start, lr, t):
 
 
 def _log_relative_step(schedule, lr, t, T, L, sigma, terms, vnorm):
+    """log of c, the step along the unit descent direction relative to ||w||, from :class:`~ibcore.losses.LossTerms`."""
+    return _log_step(schedule, lr, t, T, L, sigma, terms.log_loss, terms.log_grad_mass, vnorm)
+
+
+def _log_step(schedule, lr, t, T, L, sigma, log_loss, log_grad_mass, vnorm):
     """log of c, the step along the unit descent direction relative to ||w||."""
     if schedule == "angular":
         return np.full_like(sigma, np.log(lr / (1.0 + t / T)))
     # ||grad L_P(w)|| = |L'|-mass * s^(L-1) * ||v||, so eta*||grad|| / s = eta * mass * s^(L-2) * ||v||.
-    base = terms.log_grad_mass + (L - 2) * sigma + np.log(vnorm)
+    base = log_grad_mass + (L - 2) * sigma + np.log(vnorm)
     if schedule == "constant":
         return np.log(lr) + base
-    rho = np.maximum(-terms.log_loss, 1.0)
-    return np.log(lr) + base - terms.log_loss - (2.0 - 2.0 / L) * np.log(rho)
+    rho = np.maximum(-log_loss, 1.0)
+    return np.log(lr) + base - log_loss - (2.0 - 2.0 / L) * np.log(rho)
 
 
 def angles_at_equal_norm(reference: GDResult, other: GDResult) -> tuple[np.ndarray, np.ndarray]:

@@ -47,3 +47,28 @@ def test_logistic_and_exp_agree_in_the_tail():
 def test_unknown_loss():
     with pytest.raises(IbcoreValueError, match="loss must be one of"):
         loss_terms(np.ones((1, 2)), np.zeros(1), "hinge")
+
+
+def test_training_loop_layout_gives_the_same_terms():
+    # the engine's hot path takes margins laid out (N, B) and may skip the log-loss
+    from ibcore.losses import _exp_terms
+
+    rng = np.random.default_rng(1)
+    m = rng.standard_normal((5, 9))
+    lsl = np.array([-2.0, 0.0, 3.0, 40.0, 700.0])
+    t = loss_terms(m, lsl, "exp")
+    log_loss, wT = _exp_terms(m.T.copy(), lsl)
+    np.testing.assert_allclose(log_loss, t.log_loss, rtol=1e-14)
+    np.testing.assert_allclose(wT.T, t.weights, rtol=1e-14, atol=1e-300)
+    none, wT2 = _exp_terms(m.T.copy(), lsl, with_log_loss=False)
+    assert none is None and np.array_equal(wT2, wT)
+
+
+def test_zero_margin_gives_zero_scaled_minimum_without_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = loss_terms(np.array([[0.0, 1.0]]), np.array([3.0]), "exp")
+    # a_min = 0: log_loss = log(1 + exp(-e^3)), computed as log(total): absolute round-off
+    np.testing.assert_allclose(t.log_loss, np.log1p(np.exp(-np.exp(3.0))), rtol=0, atol=1e-15)

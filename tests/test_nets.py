@@ -156,3 +156,24 @@ def test_bad_parameters_and_directions():
         net.init("seed")
     with pytest.raises(IbcoreValueError):
         net.init(0, scale=-1.0)
+
+
+@pytest.mark.parametrize("net", NETS, ids=repr)
+def test_training_coordinates_are_an_isometry_with_the_same_margins_and_gradients(net):
+    # gradient_descent runs in net._coordinates (the conv net: scaled filter spectra, layer-major);
+    # everything it computes there must equal the time-domain predictor and vjp.
+    rng = np.random.default_rng(8)
+    X, y = rng.standard_normal((7, net.dim)), rng.choice([-1.0, 1.0], size=7)
+    Xy = X * y[:, None]
+    W = net.init(9, batch=4)
+    coords = net._coordinates(Xy)
+    s = coords.encode(W)
+    np.testing.assert_allclose(coords.sqnorms(s), np.sum(W**2, axis=1), rtol=1e-13)
+    np.testing.assert_allclose(coords.decode(s), W, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(coords.predictor(s), net.predictor(W), rtol=1e-11, atol=1e-15)
+    mT, pullback = coords.linearize(s)
+    np.testing.assert_allclose(mT.T, net.predictor(W) @ Xy.T, rtol=1e-11, atol=1e-14)
+    p = rng.random((7, 4))
+    v = pullback(p)
+    np.testing.assert_allclose(coords.decode(v), net.vjp(W, p.T @ Xy), rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(coords.sqnorms(v), np.sum(net.vjp(W, p.T @ Xy) ** 2, axis=1), rtol=1e-12)

@@ -183,3 +183,72 @@ def test_zero_predictor_is_recorded_without_nan(recwarn):
     np.testing.assert_array_equal(r.beta, 0.0)
     assert r.margin == 0.0 and r.log_loss == pytest.approx(np.log(4.0))
     np.testing.assert_allclose(r.params(), w0)
+
+
+def test_fast_separability_certificate_agrees_with_the_lp():
+    # gradient_descent tries a cheap certificate (the min-norm interpolant of the unit rows)
+    # before ibcore.data.check_separable's LP; the verdict must be the LP's.
+    from ibcore.data import check_separable
+    from ibcore.train import _check_separable
+
+    rng = np.random.default_rng(4)
+    cases = [(rng.standard_normal((n, d)), rng.choice([-1.0, 1.0], size=n)) for n, d in [(3, 5), (8, 16), (16, 16), (40, 5)]]
+    x = rng.standard_normal(4)
+    cases.append((np.stack([x, x, rng.standard_normal(4)]), np.array([1.0, -1.0, 1.0])))  # a point with both labels
+    cases.append((np.stack([x, 2 * x, -x]), np.array([1.0, 1.0, 1.0])))  # x and -x both positive
+    cases.append((np.stack([x, np.zeros(4)]), np.array([1.0, -1.0])))  # a zero row
+    verdicts = 0
+    for X, y in cases:
+        try:
+            check_separable(X, y)
+            lp = True
+        except NotSeparableError:
+            lp = False
+        if lp:
+            _check_separable(X, y)
+        else:
+            with pytest.raises(NotSeparableError):
+                _check_separable(X, y)
+        verdicts += lp
+    assert 0 < verdicts < len(cases)  # both verdicts were exercised
+
+
+@pytest.mark.parametrize("schedule", ["constant", "angular", "normalized"])
+def test_fast_and_careful_steps_agree(small_data, schedule):
+    # The loop takes the in-place step and falls back to the careful one only when a value is
+    # not finite; where both apply they must be the same map.
+    from ibcore.train import _careful_step, _fast_step
+
+    X, y = small_data
+    net = Convolutional(4, 3)
+    coords = net._coordinates(X * y[:, None])
+    s = coords.encode(net.init(2, batch=3))
+    sigma = np.array([0.1, 2.0, -1.0])
+    mT, pullback = coords.linearize(s)
+    log_loss = np.array([-0.5, -3.0, 0.2])
+    args = (schedule, coords.sqnorms, s, sigma, 0.05, 7, 100.0, 3, log_loss, log_loss)
+    fast = _fast_step(*args, pullback(np.full(mT.shape, 1 / 3)))
+    careful = _careful_step(*args, pullback(np.full(mT.shape, 1 / 3)))
+    np.testing.assert_allclose(fast[0], careful[0], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(fast[1], careful[1], rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("net", [FullyConnected(4, 3), Diagonal(4, 3), Convolutional(4, 4)], ids=repr)
+def test_batch_equals_loop_for_the_smooth_schedules(small_data, net):
+    X, y = small_data
+    W0 = net.init(5, batch=3)
+    for schedule, lr in (("constant", 0.05), ("normalized", 0.05)):
+        rb = gradient_descent(net, X, y, steps=400, lr=lr, schedule=schedule, init=W0, record=5)
+        for b in range(3):
+            r1 = gradient_descent(net, X, y, steps=400, lr=lr, schedule=schedule, init=W0[b], record=5)
+            np.testing.assert_allclose(rb.w[b], r1.w, rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(rb.history["log_loss"][:, b], r1.history["log_loss"], rtol=1e-10)
+
+
+def test_progress_bar_when_asked_and_silence_by_default_outside_a_terminal(monkeypatch, capsys):
+    monkeypatch.delenv("IBCORE_PROGRESS", raising=False)
+    gradient_descent(FullyConnected(2, 1), X2, Y2, steps=20, lr=0.1, progress=True)
+    assert "GD (constant)" in capsys.readouterr().err
+    # pytest's captured stderr is not a terminal and no Jupyter kernel runs: no bar, however long the run
+    gradient_descent(FullyConnected(2, 1), X2, Y2, steps=30000, lr=0.1)
+    assert capsys.readouterr().err == ""
