@@ -30,67 +30,10 @@ import numpy as np
 from ._checks import as_float_array, check_choice, check_dataset, check_positive_float, check_positive_int
 from .errors import DivergenceError, IbcoreTypeError, IbcoreValueError, ShapeError
 from .losses import LOG_SCALE_CAP, LOSSES, loss_terms
-from .nets import Parameterization
+from .nets import Parameterization, SignedDiagonal
 from .train import GDResult, _check_divergence, _record_points, split_scale
 
 __all__ = ["PATH_SCHEDULES", "SignedDiagonal", "descent_path", "settling_loss", "transition_loss", "unbatch"]
-
-
-class SignedDiagonal(Parameterization):
-    r"""Signed diagonal network :math:`\boldsymbol\beta = \mathbf u^{\odot L} - \mathbf v^{\odot L}`.
-
-    Parameters are ``w = (u, v)``, ``n_params = 2 * dim``; ``unflatten(w)`` gives ``[u, v]``.
-    ``init(seed, scale, batch)`` is the Gaussian initialization shared by every
-    parameterization; :meth:`uniform_init` is the one of the papers, ``u = v = alpha * 1``.
-    """
-
-    def __init__(self, dim: int, depth: int):
-        self.dim = check_positive_int("dim", dim)
-        self.depth = check_positive_int("depth", depth)
-        self.n_params = 2 * self.dim
-
-    @property
-    def layer_shapes(self):
-        return [(self.dim,), (self.dim,)]
-
-    def uniform_init(self, alpha) -> np.ndarray:
-        r"""``u = v = alpha * 1``, so that :math:`\boldsymbol\beta(0) = 0`.
-
-        ``alpha`` a number > 0 gives shape ``(2D,)``; a 1-D array of B numbers > 0
-        gives a batch ``(B, 2D)``, one initialization scale per row.  Then
-        :math:`\|\mathbf w(0)\| = \alpha\sqrt{2D}`.
-        """
-        a = as_float_array("alpha", alpha, ndim=(0, 1))
-        if np.any(a <= 0):
-            raise IbcoreValueError(f"alpha must be > 0 (u = v = alpha * 1), got {np.atleast_1d(a)[a.ravel() <= 0][:3]}")
-        if a.ndim == 0:
-            return np.full(self.n_params, float(a))
-        if a.size == 0:
-            raise IbcoreValueError("alpha must hold at least one initialization scale")
-        return np.repeat(a[:, None], self.n_params, axis=1)
-
-    def _powers(self, w2: np.ndarray):
-        u, v = w2[:, : self.dim], w2[:, self.dim:]
-        L = self.depth
-        if L == 1:
-            ones = np.ones_like(u)
-            return u, v, ones, ones
-        return u**L, v**L, u ** (L - 1), v ** (L - 1)
-
-    def _predictor(self, w2):
-        uL, vL, _, _ = self._powers(w2)
-        return uL - vL
-
-    def _pullback(self, du, dv, g2):
-        return self.depth * np.concatenate([du * g2, -dv * g2], axis=1)
-
-    def _vjp(self, w2, g2):
-        _, _, du, dv = self._powers(w2)
-        return self._pullback(du, dv, g2)
-
-    def _linearize(self, w2):
-        uL, vL, du, dv = self._powers(w2)
-        return uL - vL, lambda g2: self._pullback(du, dv, g2)
 
 
 # --------------------------------------------------------------------------- a path from beta = 0
