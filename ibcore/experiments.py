@@ -90,6 +90,8 @@ def frozen_frequency_init(net: Convolutional, seed, frequencies, *, scale: float
     """
     if not isinstance(net, Convolutional):
         raise IbcoreTypeError(f"net must be an ibcore.nets.Convolutional, got {type(net).__name__}")
+    if not net.full_width:
+        raise IbcoreTypeError(f"frozen frequencies need full-width filters (their DFT has length dim); got {net!r}")
     w = net.init(seed, scale=scale, batch=batch)
     layers = net.unflatten(w)
     return net.flatten([remove_frequencies(layer, frequencies) for layer in layers])

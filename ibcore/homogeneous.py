@@ -183,6 +183,12 @@ def induced_penalty(net: Parameterization) -> tuple[float, str]:
     :math:`\boldsymbol\beta = \mathbf w`, the SVM, for every architecture.  Other maps have no
     closed-form regularizer here: :class:`~ibcore.errors.IbcoreTypeError`.
     """
+    if isinstance(net, Convolutional) and not net.full_width:
+        raise IbcoreTypeError(
+            f"no closed-form induced regularizer for {net!r}: with local filters (kernel_size < dim) "
+            "the depth-two cost is the semidefinite program of ibcore.sdp; only the parameter-space "
+            "certificate (ibcore.limits.kkt_certificate) applies at other depths"
+        )
     if isinstance(net, FullyConnected) or (isinstance(net, (Diagonal, Convolutional)) and net.depth == 1):
         return 2.0, "time"
     if isinstance(net, Diagonal):

@@ -84,6 +84,8 @@ def _check_net(net) -> Parameterization:
         raise IbcoreTypeError(
             f"net must be an ibcore.nets FullyConnected, Diagonal or Convolutional network, got {type(net).__name__}"
         )
+    if isinstance(net, Convolutional) and not net.full_width:
+        raise IbcoreTypeError(f"the lemmas are about the paper's full-width filters; got {net!r} (kernel_size < dim)")
     return net
 
 

@@ -1,27 +1,11 @@
-r"""Convolutional networks beyond the paper's: local filters and several channels.
+r"""Convolutional networks with several channels (chapter 11).
 
-Two parameterizations with the contract of :mod:`ibcore.nets` (``dim``, ``depth``,
+Local filters (kernel size K < D) with one channel are ``ibcore.nets.Convolutional(dim,
+depth, kernel_size=K)``.  This module generalizes its depth-two case to several input
+and hidden channels, with the contract of :mod:`ibcore.nets` (``dim``, ``depth``,
 ``n_params``, ``init``, batched ``predictor``/``vjp`` in closed form, ``unflatten``,
 ``flatten``), so that :func:`ibcore.train.gradient_descent`, :func:`ibcore.limits.polish`
-and :func:`ibcore.limits.kkt_certificate` accept them unchanged.
-
-**Local filters** (:class:`LocalConvolutional`).  The paper's layer
-:math:`\mathbf h_l[d] = \tfrac1{\sqrt D}\sum_k \mathbf w_l[k]\,\mathbf h_{l-1}[(d+k)\bmod D]`
-with every convolutional filter :math:`\mathbf w_1,\dots,\mathbf w_{L-1}` supported on the
-K taps :math:`k = 0,\dots,K-1`; the factor :math:`1/\sqrt D` is kept at every K.  The
-output layer :math:`f(\mathbf x) = \langle\mathbf h_{L-1},\mathbf w_L\rangle` is an inner
-product, not a convolution, so :math:`\mathbf w_L` keeps its D entries: with a local
-readout as well, the net could only represent predictors supported on
-:math:`L(K-1)+1` taps.  Zero-padding the filters to length D gives the paper's net,
-
-.. math::
-    \boldsymbol\beta = D^{-(L-1)/2}\,\mathbf w_1\circledast\cdots\circledast\mathbf w_L,\qquad
-    \hat{\boldsymbol\beta} = \hat{\mathbf w}_1\odot\cdots\odot\hat{\mathbf w}_L
-
-(unitary DFT of the padded filters), and with ``kernel_size = dim`` the class equals
-:class:`ibcore.nets.Convolutional` exactly (same parameters, same predictor, same
-gradient).  The gradient of a local filter is the full-width gradient restricted to
-its K taps: the padding is a linear map whose adjoint is that restriction.
+and :func:`ibcore.limits.kkt_certificate` accept it unchanged.
 
 **Several channels** (:class:`MultiChannelConvolutional`, depth two).  Inputs with R
 channels :math:`\mathbf x = (\mathbf x_1,\dots,\mathbf x_R)`, C hidden channels, filters
@@ -37,9 +21,9 @@ The training loop works with flat vectors, so an R-channel input (or predictor) 
 stored channel after channel: entry ``r * D + d`` is :math:`\mathbf x_r[d]`
 (:func:`flatten_channels`, :func:`unflatten_channels`).  ``dim`` is therefore the length
 of that flat vector, R D; ``signal_dim`` is D.  With ``channels = in_channels = 1`` the
-class equals :class:`LocalConvolutional` of depth two, parameter for parameter.
+class equals ``Convolutional(D, 2, kernel_size=K)``, parameter for parameter.
 
-Both use real FFTs (O(D log D) per filter), as :class:`ibcore.nets.Convolutional` does;
+It uses real FFTs (O(D log D) per filter), as :class:`ibcore.nets.Convolutional` does;
 ``layerwise_output`` computes :math:`f(\mathbf x)` from the definitions above with explicit
 index arithmetic, for the tests.
 """
@@ -48,105 +32,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, check_params, check_positive_int, check_vectors
-from .errors import IbcoreValueError, ShapeError
-from .nets import Convolutional, Parameterization, _exclusive_products
+from ._checks import as_float_array, check_params, check_positive_int
+from .errors import ShapeError
+from .nets import Parameterization, _check_kernel_size
 
-__all__ = ["LocalConvolutional", "MultiChannelConvolutional", "flatten_channels", "unflatten_channels"]
-
-
-def _check_kernel_size(kernel_size, dim: int) -> int:
-    k = check_positive_int("kernel_size", kernel_size)
-    if k > dim:
-        raise IbcoreValueError(f"kernel_size must be between 1 and dim = {dim}, got {k}")
-    return k
+__all__ = ["MultiChannelConvolutional", "flatten_channels", "unflatten_channels"]
 
 
 def _shift_index(dim: int, kernel_size: int) -> np.ndarray:
     """``idx[d, k] = (d + k) mod D``: the input entries a filter tap k sees at output d."""
     return (np.arange(dim)[:, None] + np.arange(kernel_size)[None, :]) % dim
-
-
-class LocalConvolutional(Parameterization):
-    r"""The paper's linear convolutional network with filters of ``kernel_size`` = K taps.
-
-    Layers 1..L-1 are circular convolutions (with the paper's :math:`1/\sqrt D`) by filters
-    supported on taps 0..K-1; layer L is the full-length readout.  Parameters, in order:
-    :math:`\mathbf w_1,\dots,\mathbf w_{L-1}\in\mathbb R^K`, :math:`\mathbf w_L\in\mathbb R^D`,
-    so ``n_params`` = (L-1) K + D.  ``kernel_size = dim`` is :class:`ibcore.nets.Convolutional`.
-    """
-
-    def __init__(self, dim: int, depth: int, kernel_size: int):
-        self.dim = check_positive_int("dim", dim)
-        self.depth = check_positive_int("depth", depth)
-        self.kernel_size = _check_kernel_size(kernel_size, self.dim)
-        self.n_params = (self.depth - 1) * self.kernel_size + self.dim
-        self._norm = self.dim ** (-(self.depth - 1) / 2)
-
-    @property
-    def layer_shapes(self):
-        return [(self.kernel_size,)] * (self.depth - 1) + [(self.dim,)]
-
-    def padded(self, w) -> np.ndarray:
-        """The filters zero-padded to length D: parameters of ``Convolutional(dim, depth)`` with the same predictor."""
-        w2, batched = check_params("w", w, self.n_params)
-        full = self._padded(w2).reshape(w2.shape[0], -1)
-        return full if batched else full[0]
-
-    def _padded(self, w2):
-        B, K, D = w2.shape[0], self.kernel_size, self.dim
-        out = np.zeros((B, self.depth, D))
-        out[:, :-1, :K] = w2[:, : (self.depth - 1) * K].reshape(B, self.depth - 1, K)
-        out[:, -1, :] = w2[:, (self.depth - 1) * K:]
-        return out
-
-    def _spectra(self, w2):
-        return np.fft.rfft(self._padded(w2), axis=-1)  # (B, L, D//2+1)
-
-    def _predictor(self, w2):
-        return self._norm * np.fft.irfft(np.prod(self._spectra(w2), axis=1), n=self.dim, axis=-1)
-
-    def _pullback(self, spec, g2):
-        # full-width gradient (as in Convolutional), then restricted to each filter's K taps
-        others = np.conj(_exclusive_products(spec))
-        G = np.fft.rfft(g2, axis=-1)[:, None, :]
-        grads = self._norm * np.fft.irfft(G * others, n=self.dim, axis=-1)  # (B, L, D)
-        B, K = g2.shape[0], self.kernel_size
-        return np.concatenate([grads[:, :-1, :K].reshape(B, -1), grads[:, -1, :]], axis=1)
-
-    def _vjp(self, w2, g2):
-        return self._pullback(self._spectra(w2), g2)
-
-    def _coordinates(self, Xy):
-        # the full-width kernel is the paper's net parameter for parameter: train it the same way
-        if self.kernel_size == self.dim:
-            return Convolutional(self.dim, self.depth)._coordinates(Xy)
-        return super()._coordinates(Xy)
-
-    def _linearize(self, w2):
-        spec = self._spectra(w2)
-        beta = self._norm * np.fft.irfft(np.prod(spec, axis=1), n=self.dim, axis=-1)
-        return beta, lambda g2: self._pullback(spec, g2)
-
-    def layerwise_output(self, w, x) -> np.ndarray:
-        """f(x) from the layer definition, with explicit indices (slow; for checks).
-
-        ``x`` of shape ``(D,)`` or ``(N, D)``; ``w`` a single parameter vector.
-        """
-        w2, batched = check_params("w", w, self.n_params)
-        if batched:
-            raise ShapeError("layerwise_output takes a single parameter vector w of shape (P,)")
-        x2 = check_vectors("x", x, self.dim)
-        layers = self._unflatten(w2)
-        idx = _shift_index(self.dim, self.kernel_size)
-        h = x2
-        for l in range(self.depth - 1):
-            h = np.einsum("k,ndk->nd", layers[l][0], h[:, idx]) / np.sqrt(self.dim)
-        out = h @ layers[-1][0]
-        return out if np.ndim(x) == 2 else out[0]
-
-    def __repr__(self) -> str:
-        return f"LocalConvolutional(dim={self.dim}, depth={self.depth}, kernel_size={self.kernel_size})"
 
 
 def flatten_channels(v) -> np.ndarray:
@@ -172,7 +67,7 @@ class MultiChannelConvolutional(Parameterization):
     Parameters, in order: the filters :math:`\mathbf w_1` of shape (C, R, K), then the
     readouts :math:`\mathbf w_2` of shape (C, D); ``n_params`` = C (R K + D).  The predictor
     is the flat vector of :math:`(\boldsymbol\beta_1,\dots,\boldsymbol\beta_R)`, so ``dim`` = R D
-    (module docstring).  ``channels = in_channels = 1`` is ``LocalConvolutional(D, 2, K)``.
+    (module docstring).  ``channels = in_channels = 1`` is ``Convolutional(D, 2, kernel_size=K)``.
     """
 
     def __init__(self, signal_dim: int, kernel_size: int, channels: int, in_channels: int = 1):

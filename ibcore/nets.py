@@ -420,47 +420,95 @@ class SignedDiagonal(Parameterization):
         return uL - vL, lambda g2: self._pullback(du, dv, g2)
 
 
+def _check_kernel_size(kernel_size, dim: int) -> int:
+    """``kernel_size`` as an int in 1..dim, or a clear error naming it."""
+    k = check_positive_int("kernel_size", kernel_size)
+    if k > dim:
+        raise IbcoreValueError(f"kernel_size must be between 1 and dim = {dim}, got {k}")
+    return k
+
+
 class Convolutional(Parameterization):
-    r"""The paper's full-width linear convolutional network (indices mod D).
+    r"""The paper's linear convolutional network (indices mod D), optionally with local filters.
 
     .. math::
         \mathbf h_0 = \mathbf x,\quad
-        \mathbf h_l[d] = \tfrac{1}{\sqrt D}\sum_{k=0}^{D-1} \mathbf w_l[k]\,\mathbf h_{l-1}[(d+k) \bmod D]
+        \mathbf h_l[d] = \tfrac{1}{\sqrt D}\sum_{k=0}^{K-1} \mathbf w_l[k]\,\mathbf h_{l-1}[(d+k) \bmod D]
         \ (1 \le l \le L-1),\quad f(\mathbf x) = \langle \mathbf h_{L-1}, \mathbf w_L\rangle,
 
     so that :math:`\boldsymbol\beta = D^{-(L-1)/2}\, \mathbf w_1 \circledast \cdots \circledast \mathbf w_L`
     and, with the unitary DFT, :math:`\hat{\boldsymbol\beta} = \hat{\mathbf w}_1 \odot \cdots \odot \hat{\mathbf w}_L`.
+
+    ``kernel_size`` = K (default D, the paper's full-width filters) is the number of taps
+    of the convolutional filters :math:`\mathbf w_1, \dots, \mathbf w_{L-1}`; the factor
+    :math:`1/\sqrt D` is the same at every K.  The readout :math:`\mathbf w_L` is an inner
+    product, not a convolution, and keeps its D entries (with a K-tap readout as well, the
+    net could only represent predictors supported on :math:`L(K-1)+1` taps).  Parameters,
+    in order: :math:`\mathbf w_1, \dots, \mathbf w_{L-1} \in \mathbb R^K`, :math:`\mathbf w_L \in \mathbb R^D`,
+    so ``n_params`` = (L-1) K + D.  The formulas above hold with each local filter
+    zero-padded to length D (:meth:`padded`); the gradient of a local filter is the
+    full-width gradient restricted to its K taps (the padding is a linear map whose
+    adjoint is that restriction).  Only the full-width net has the closed-form induced
+    regularizer of the paper (:attr:`full_width`); the depth-two cost at K < D is the
+    semidefinite program of :mod:`ibcore.sdp`.
 
     Both :meth:`predictor` and :meth:`vjp` work in the Fourier domain with real FFTs:
     O(L D log D) per parameter vector instead of the O(L D^2) of circulant matrices.
     The gradient uses :math:`\nabla_{\mathbf w_l}\langle \mathbf g, \boldsymbol\beta\rangle =
     D^{-(L-1)/2}\, \mathbf g \star (\circledast_{l' \ne l} \mathbf w_{l'})` (a circular
     cross-correlation), i.e. :math:`F\nabla_{\mathbf w_l} = \hat{\mathbf g} \odot
-    \overline{\prod_{l'\ne l}\hat{\mathbf w}_{l'}}`.  :func:`ibcore.train.gradient_descent` goes
-    further and keeps the spectra themselves as its state (:class:`_SpectralCoordinates`).
+    \overline{\prod_{l'\ne l}\hat{\mathbf w}_{l'}}`.  For full-width filters
+    :func:`ibcore.train.gradient_descent` goes further and keeps the spectra themselves as
+    its state (:class:`_SpectralCoordinates`).
     """
 
-    def __init__(self, dim: int, depth: int):
+    def __init__(self, dim: int, depth: int, kernel_size: int | None = None):
         self.dim = check_positive_int("dim", dim)
         self.depth = check_positive_int("depth", depth)
-        self.n_params = self.dim * self.depth
+        self.kernel_size = self.dim if kernel_size is None else _check_kernel_size(kernel_size, self.dim)
+        self.n_params = (self.depth - 1) * self.kernel_size + self.dim
         self._norm = self.dim ** (-(self.depth - 1) / 2)
 
     @property
+    def full_width(self) -> bool:
+        """True for the paper's net (K = D, or depth 1 where there is no filter): the closed-form theory applies."""
+        return self.kernel_size == self.dim or self.depth == 1
+
+    @property
     def layer_shapes(self):
-        return [(self.dim,)] * self.depth
+        return [(self.kernel_size,)] * (self.depth - 1) + [(self.dim,)]
+
+    def padded(self, w) -> np.ndarray:
+        """The filters zero-padded to length D: parameters of ``Convolutional(dim, depth)`` with the same predictor."""
+        w2, batched = check_params("w", w, self.n_params)
+        full = self._padded(w2).reshape(w2.shape[0], -1)
+        return full if batched else full[0]
+
+    def _padded(self, w2):
+        """(B, L, D) filters; a view of ``w2`` for full-width nets."""
+        B, K, D = w2.shape[0], self.kernel_size, self.dim
+        if K == D:
+            return w2.reshape(B, self.depth, D)
+        out = np.zeros((B, self.depth, D))
+        out[:, :-1, :K] = w2[:, : (self.depth - 1) * K].reshape(B, self.depth - 1, K)
+        out[:, -1, :] = w2[:, (self.depth - 1) * K:]
+        return out
 
     def _spectra(self, w2):
-        return np.fft.rfft(w2.reshape(-1, self.depth, self.dim), axis=-1)  # (B, L, D//2+1)
+        return np.fft.rfft(self._padded(w2), axis=-1)  # (B, L, D//2+1)
 
     def _predictor(self, w2):
         return self._norm * np.fft.irfft(np.prod(self._spectra(w2), axis=1), n=self.dim, axis=-1)
 
     def _pullback(self, spec, g2):
-        others = np.conj(_exclusive_products(spec))  # (B, L, K)
+        others = np.conj(_exclusive_products(spec))  # (B, L, D//2+1)
         G = np.fft.rfft(g2, axis=-1)[:, None, :]
         grads = np.fft.irfft(G * others, n=self.dim, axis=-1)
-        return self._norm * grads.reshape(g2.shape[0], -1)
+        B, K = g2.shape[0], self.kernel_size
+        if K == self.dim:
+            return self._norm * grads.reshape(B, -1)
+        # the full-width gradient restricted to each local filter's K taps
+        return self._norm * np.concatenate([grads[:, :-1, :K].reshape(B, -1), grads[:, -1, :]], axis=1)
 
     def _vjp(self, w2, g2):
         return self._pullback(self._spectra(w2), g2)
@@ -471,10 +519,13 @@ class Convolutional(Parameterization):
         return beta, lambda g2: self._pullback(spec, g2)
 
     def _coordinates(self, Xy):
-        return _SpectralCoordinates(self, Xy)
+        # spectra are an isometric state only when every filter has all D taps
+        if self.kernel_size == self.dim:
+            return _SpectralCoordinates(self, Xy)
+        return super()._coordinates(Xy)
 
     def layerwise_output(self, w, x) -> np.ndarray:
-        """f(x) computed layer by layer from the paper's definition (slow; for checks).
+        """f(x) computed layer by layer from the definition, with explicit indices (slow; for checks).
 
         ``x`` of shape ``(D,)`` or ``(N, D)``; ``w`` a single parameter vector.
         """
@@ -483,10 +534,15 @@ class Convolutional(Parameterization):
             raise ShapeError("layerwise_output takes a single parameter vector w of shape (P,)")
         x2 = check_vectors("x", x, self.dim)
         layers = self._unflatten(w2)
-        idx = (np.arange(self.dim)[:, None] + np.arange(self.dim)[None, :]) % self.dim  # [d, k] -> d+k
+        # idx[d, k] = (d + k) mod D: the input entry filter tap k sees at output d
+        idx = (np.arange(self.dim)[:, None] + np.arange(self.kernel_size)[None, :]) % self.dim
         h = x2
         for l in range(self.depth - 1):
             h = np.einsum("k,ndk->nd", layers[l][0], h[:, idx]) / np.sqrt(self.dim)
         out = h @ layers[-1][0]
         return out if np.ndim(x) == 2 else out[0]
 
+    def __repr__(self) -> str:
+        if self.kernel_size == self.dim:
+            return f"Convolutional(dim={self.dim}, depth={self.depth})"
+        return f"Convolutional(dim={self.dim}, depth={self.depth}, kernel_size={self.kernel_size})"

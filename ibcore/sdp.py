@@ -1,8 +1,8 @@
 r"""Representation costs of depth-two convolutional networks as convex programs, and
 certificates of optimality by duality.
 
-Setting (:mod:`ibcore.local`): R input channels of length D, C hidden channels,
-filters of K taps with the paper's :math:`1/\sqrt D`, full-length readouts.  Collect
+Setting: R input channels of length D, C hidden channels (``ibcore.nets.Convolutional(D, 2,
+kernel_size=K)`` for R = C = 1, :mod:`ibcore.local` otherwise), filters of K taps with the paper's :math:`1/\sqrt D`, full-length readouts.  Collect
 the weights in the (R K) x D matrix
 
 .. math:: Z = \sum_{c=1}^C \operatorname{vec}(\mathbf w_{1,c})\,\mathbf w_{2,c}^\top,\qquad
@@ -74,7 +74,8 @@ from .certificates import ACTIVE_TOL
 from .data import check_separable
 from .errors import IbcoreTypeError, IbcoreValueError, ShapeError, SolverError
 from .fourier import dft_matrix
-from .local import LocalConvolutional, MultiChannelConvolutional
+from .local import MultiChannelConvolutional
+from .nets import Convolutional
 
 __all__ = [
     "INACCURATE_GAP_TOL",
@@ -155,7 +156,7 @@ def dual_norm(z, kernel_size: int, in_channels: int = 1) -> float | np.ndarray:
 def lift(net, w) -> np.ndarray:
     r"""The matrix :math:`Z = \sum_c\operatorname{vec}(\mathbf w_{1,c})\mathbf w_{2,c}^\top` of a depth-two
     local or multi-channel net, shape (R K, D); ``net.predictor(w) == conv_operator(...) @ Z.ravel()``."""
-    if isinstance(net, LocalConvolutional):
+    if isinstance(net, Convolutional):
         if net.depth != 2:
             raise IbcoreValueError(f"lift needs a depth-two network, got depth {net.depth}")
         w1, w2 = net.unflatten(w)
@@ -167,7 +168,7 @@ def lift(net, w) -> np.ndarray:
         if np.ndim(w1) != 3:
             raise ShapeError("lift takes a single parameter vector w of shape (P,)")
         return w1.reshape(net.channels, -1).T @ w2
-    raise IbcoreTypeError(f"net must be a depth-two LocalConvolutional or a MultiChannelConvolutional, "
+    raise IbcoreTypeError(f"net must be a depth-two Convolutional (any kernel_size) or a MultiChannelConvolutional, "
                           f"got {type(net).__name__}")
 
 
@@ -371,8 +372,8 @@ def duality_certificate(net, w, X, y, *, alpha=None, active_tol: float = ACTIVE_
     """
     from .certificates import kkt_certificate  # the parameter-space KKT multipliers
 
-    if not isinstance(net, (LocalConvolutional, MultiChannelConvolutional)):
-        raise IbcoreTypeError(f"net must be a depth-two LocalConvolutional or a MultiChannelConvolutional, "
+    if not isinstance(net, (Convolutional, MultiChannelConvolutional)):
+        raise IbcoreTypeError(f"net must be a depth-two Convolutional (any kernel_size) or a MultiChannelConvolutional, "
                               f"got {type(net).__name__}")
     if net.depth != 2:
         raise IbcoreValueError(f"duality_certificate needs a depth-two network, got depth {net.depth}")
@@ -504,7 +505,7 @@ def spectral_factor(r, *, tol: float = 1e-6) -> np.ndarray:
 
 
 def single_channel_weights(beta, Q) -> np.ndarray:
-    r"""Weights of ``LocalConvolutional(D, 2, K)`` realizing ``beta`` at the cost of the filter power ``Q``.
+    r"""Weights of ``Convolutional(D, 2, kernel_size=K)`` realizing ``beta`` at the cost of the filter power ``Q``.
 
     The filter is the spectral factor of Q's autocorrelation (:func:`spectral_factor`);
     the readout is the cheapest one for that filter,

@@ -20,6 +20,12 @@ NETS = [
     Convolutional(6, 2),
     Convolutional(7, 3),
     Convolutional(8, 4),
+    # local filters (kernel_size < dim): K-tap filters, full-length readout
+    Convolutional(6, 1, kernel_size=2),
+    Convolutional(8, 2, kernel_size=1),
+    Convolutional(8, 2, kernel_size=3),
+    Convolutional(7, 3, kernel_size=2),
+    Convolutional(8, 4, kernel_size=5),
 ]
 
 
@@ -126,6 +132,9 @@ def test_init_scale_is_the_norm_and_seeds_are_reproducible():
     "make, exc",
     [
         (lambda: Convolutional(4, 0), IbcoreValueError),
+        (lambda: Convolutional(4, 2, kernel_size=0), IbcoreValueError),
+        (lambda: Convolutional(4, 2, kernel_size=5), IbcoreValueError),
+        (lambda: Convolutional(4, 2, kernel_size=2.0), IbcoreTypeError),
         (lambda: Diagonal(0, 2), IbcoreValueError),
         (lambda: FullyConnected(4, 2.5), IbcoreTypeError),
         (lambda: FullyConnected(4, 3, widths=[4]), IbcoreValueError),
@@ -177,3 +186,94 @@ def test_training_coordinates_are_an_isometry_with_the_same_margins_and_gradient
     v = pullback(p)
     np.testing.assert_allclose(coords.decode(v), net.vjp(W, p.T @ Xy), rtol=1e-11, atol=1e-14)
     np.testing.assert_allclose(coords.sqnorms(v), np.sum(net.vjp(W, p.T @ Xy) ** 2, axis=1), rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- local filters
+
+
+@pytest.mark.parametrize("dim,depth", [(5, 1), (6, 2), (7, 3), (8, 4)])
+def test_full_kernel_is_the_default(dim, depth):
+    full, same = Convolutional(dim, depth), Convolutional(dim, depth, kernel_size=dim)
+    assert full.kernel_size == same.kernel_size == dim and full.full_width and same.full_width
+    assert full.n_params == same.n_params == depth * dim and repr(full) == repr(same)
+    assert type(full._coordinates(np.ones((2, dim)))) is type(same._coordinates(np.ones((2, dim))))
+    W = full.init(5, batch=3)
+    np.testing.assert_array_equal(full.padded(W), W)
+
+
+@pytest.mark.parametrize("dim,depth,kernel", [(6, 2, 1), (8, 2, 3), (7, 3, 2), (8, 4, 5)])
+def test_local_is_the_padded_full_net_and_the_layer_definition(dim, depth, kernel):
+    net = Convolutional(dim, depth, kernel_size=kernel)
+    assert net.n_params == (depth - 1) * kernel + dim and not net.full_width
+    assert net.layer_shapes == [(kernel,)] * (depth - 1) + [(dim,)]
+    w = net.init(7, scale=3.0)
+    padded = net.padded(w)
+    np.testing.assert_allclose(net.predictor(w), Convolutional(dim, depth).predictor(padded), rtol=1e-12, atol=1e-14)
+    assert np.all(padded.reshape(depth, dim)[:-1, kernel:] == 0)
+    # the gradient of a local filter is the full-width gradient restricted to its K taps
+    g = np.random.default_rng(dim).standard_normal(dim)
+    full_grad = Convolutional(dim, depth).vjp(padded, g).reshape(depth, dim)
+    expect = np.concatenate([full_grad[:-1, :kernel].ravel(), full_grad[-1]])
+    np.testing.assert_allclose(net.vjp(w, g), expect, rtol=1e-12, atol=1e-14)
+    X = np.random.default_rng(dim).standard_normal((6, dim))
+    # independent computation: explicit index sums h_l[d] = D^-1/2 sum_{k<K} w_l[k] h_{l-1}[(d+k) % D]
+    layers = net.unflatten(w)
+    H = X.copy()
+    for wl in layers[:-1]:
+        H = np.stack([sum(wl[k] * H[:, (d + k) % dim] for k in range(kernel)) for d in range(dim)], 1) / np.sqrt(dim)
+    np.testing.assert_allclose(X @ net.predictor(w), H @ layers[-1], rtol=1e-11, atol=1e-13)
+    np.testing.assert_allclose(net.layerwise_output(w, X), H @ layers[-1], rtol=1e-11, atol=1e-13)
+
+
+def test_local_fourier_product_with_padded_filters():
+    net = Convolutional(8, 3, kernel_size=3)
+    w = net.init(11)
+    prod = np.prod([dft(wl) for wl in net.padded(w).reshape(3, 8)], axis=0)
+    np.testing.assert_allclose(dft(net.predictor(w)), prod, rtol=1e-11, atol=1e-14)
+
+
+def test_kernel_one_is_a_scaled_rank_one_product():
+    net = Convolutional(8, 2, kernel_size=1)
+    w = net.init(0)
+    np.testing.assert_allclose(net.predictor(w), w[0] * w[1:] / np.sqrt(8), rtol=1e-13)
+    assert repr(net) == "Convolutional(dim=8, depth=2, kernel_size=1)"
+
+
+def test_local_nets_train_and_keep_their_taps():
+    from ibcore.data import gaussian
+    from ibcore.train import gradient_descent
+
+    net = Convolutional(8, 3, kernel_size=3)
+    X, y = gaussian(5, 8, seed=2)
+    run = gradient_descent(net, X, y, steps=400, lr=0.05, schedule="angular", init=net.init(1, batch=2), progress=False)
+    assert run.w.shape == (2, net.n_params) and np.all(run.margin > 0)
+    np.testing.assert_allclose(run.beta, net.predictor(run.w) / np.linalg.norm(net.predictor(run.w), axis=1)[:, None],
+                               rtol=1e-10, atol=1e-13)
+
+
+def test_closed_form_theory_refuses_local_filters():
+    from ibcore.experiments import frozen_frequency_init
+    from ibcore.homogeneous import induced_penalty
+    from ibcore.lemmas import induced_regularizer
+
+    local = Convolutional(8, 2, kernel_size=3)
+    assert induced_penalty(Convolutional(8, 2)) == (1.0, "fourier")
+    assert induced_penalty(Convolutional(8, 1, kernel_size=3)) == (2.0, "time")  # depth 1 has no filter
+    with pytest.raises(IbcoreTypeError, match="kernel_size"):
+        induced_penalty(local)
+    with pytest.raises(IbcoreTypeError, match="kernel_size"):
+        induced_regularizer(local, np.ones(8))
+    with pytest.raises(IbcoreTypeError, match="full-width"):
+        frozen_frequency_init(local, 0, [1])
+
+
+def test_local_bad_parameters_name_the_argument():
+    net = Convolutional(6, 2, kernel_size=2)
+    with pytest.raises(ShapeError, match="w must have 8 parameters"):
+        net.predictor(np.ones(7))
+    with pytest.raises(ShapeError, match="g must have length 6"):
+        net.vjp(np.ones(8), np.ones(5))
+    with pytest.raises(IbcoreValueError, match="NaN"):
+        net.padded(np.full(8, np.nan))
+    with pytest.raises(ShapeError):
+        net.layerwise_output(np.ones((2, 8)), np.ones(6))

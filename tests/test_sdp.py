@@ -10,8 +10,8 @@ from ibcore import sdp
 from ibcore.data import gaussian
 from ibcore.errors import IbcoreTypeError, IbcoreValueError, NotSeparableError, ShapeError, SolverError
 from ibcore.limits import hard_margin_svm, min_fourier_l1_margin
-from ibcore.local import LocalConvolutional, MultiChannelConvolutional
-from ibcore.nets import Convolutional
+from ibcore.local import MultiChannelConvolutional
+from ibcore.nets import Convolutional, Diagonal
 from ibcore.train import gradient_descent
 
 #: Clarabel stops at relative gap 1e-8; values of these well-scaled SDPs agree with
@@ -23,7 +23,7 @@ def _fourier_group(beta, R):
     return np.sum(np.linalg.norm(np.fft.fft(beta.reshape(R, -1), norm="ortho", axis=1), axis=0))
 
 
-@pytest.mark.parametrize("net", [LocalConvolutional(8, 2, 3), LocalConvolutional(6, 2, 6),
+@pytest.mark.parametrize("net", [Convolutional(8, 2, kernel_size=3), Convolutional(6, 2, kernel_size=6),
                                  MultiChannelConvolutional(6, 2, 3, in_channels=2)], ids=repr)
 def test_operator_lift_and_adjoint(net):
     R = getattr(net, "in_channels", 1)
@@ -62,7 +62,7 @@ def test_two_sdps_agree_and_one_channel_attains_them(K):
     power, Q = sdp.filter_power_norm(beta, K)
     assert abs(nuclear / power - 1) <= VALUE_TOL
     w = sdp.single_channel_weights(beta, Q)
-    net = LocalConvolutional(8, 2, K)
+    net = Convolutional(8, 2, kernel_size=K)
     np.testing.assert_allclose(net.predictor(w), beta, atol=1e-10)
     assert abs((w @ w) / 2 / power - 1) <= VALUE_TOL
 
@@ -111,7 +111,7 @@ def test_multichannel_margin_references_match_closed_forms():
 
 def test_duality_certificate_of_gradient_descent():
     X, y = gaussian(5, 8, seed=2)
-    net = LocalConvolutional(8, 2, 3)
+    net = Convolutional(8, 2, kernel_size=3)
     run = gradient_descent(net, X, y, steps=6000, lr=0.1, schedule="angular", T=100.0,
                            init=net.init(1, batch=2), progress=False)
     ref = sdp.min_conv_norm_margin(X, y, 3)
@@ -133,12 +133,17 @@ def test_bad_inputs():
     with pytest.raises(ShapeError):
         sdp.conv_norm(np.ones(7), 1, in_channels=2)
     with pytest.raises(IbcoreTypeError):
-        sdp.lift(Convolutional(8, 2), np.ones(16))
+        sdp.lift(Diagonal(8, 2), np.ones(16))
+    # the full-width net is the case K = D of the same program
+    w_full = Convolutional(8, 2).init(3)
+    np.testing.assert_array_equal(sdp.lift(Convolutional(8, 2), w_full), np.outer(w_full[:8], w_full[8:]))
     with pytest.raises(IbcoreValueError):
-        sdp.lift(LocalConvolutional(8, 3, 2), np.ones(12))
+        sdp.lift(Convolutional(8, 3, kernel_size=2), np.ones(12))
     with pytest.raises(IbcoreTypeError):
-        sdp.duality_certificate(Convolutional(8, 2), np.ones(16), X, y)
-    net = LocalConvolutional(8, 2, 2)
+        sdp.duality_certificate(Diagonal(8, 2), np.ones(16), X, y)
+    with pytest.raises(IbcoreValueError, match="depth-two"):
+        sdp.duality_certificate(Convolutional(8, 3), np.ones(24), X, y)
+    net = Convolutional(8, 2, kernel_size=2)
     w = gradient_descent(net, X, y, steps=200, lr=0.1, schedule="angular", progress=False).w
     with pytest.raises(IbcoreValueError, match="non-negative"):
         sdp.duality_certificate(net, w, X, y, alpha=-np.ones(5))
