@@ -3,7 +3,9 @@
 What the theorems point to (:mod:`ibcore.references`, convex programs) and the proof
 that a point is stationary (:mod:`ibcore.certificates`, KKT certificates, and
 :mod:`ibcore.polish`, refining GD's output to an exact KKT point) are different ideas and live in different modules; chapters reach both
-as ``ibcore.limits.X``.
+as ``ibcore.limits.X``.  The convex references of the "Beyond the paper" chapters are
+here too (depth-two local and multi-channel convolutions: :mod:`ibcore.sdp`; 2-D
+convolutions: :mod:`ibcore.conv2d`; group convolutions: :mod:`ibcore.groups`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,10 @@ from .certificates import (
     bridge_certificate,
     kkt_certificate,
 )
+from .conv2d import Fourier2Reference, min_fourier2_l1_margin
+from .groups import GroupReference, min_weighted_nuclear_margin
 from .polish import polish
+from .sdp import ConvReference, min_conv_norm_margin, min_fourier_group_margin, min_nuclear_margin
 from .steepest import MaxMargin, max_margin, max_margin_l1, max_margin_linf
 from .references import (
     REFERENCE_TOL,
@@ -47,4 +52,15 @@ __all__ = [
     "max_margin",
     "max_margin_l1",
     "max_margin_linf",
+    # beyond the paper: local filters and channels (ibcore.sdp), 2-D convolutions
+    # (ibcore.conv2d), group convolutions (ibcore.groups); each module also has its
+    # own polish_and_certify and duality certificate
+    "ConvReference",
+    "min_conv_norm_margin",
+    "min_nuclear_margin",
+    "min_fourier_group_margin",
+    "Fourier2Reference",
+    "min_fourier2_l1_margin",
+    "GroupReference",
+    "min_weighted_nuclear_margin",
 ]

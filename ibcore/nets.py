@@ -30,7 +30,20 @@ import numpy as np
 from ._checks import as_float_array, as_rng, check_params, check_positive_float, check_positive_int, check_vectors
 from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
 
-__all__ = ["Parameterization", "FullyConnected", "Diagonal", "SignedDiagonal", "Convolutional"]
+__all__ = ["Parameterization", "FullyConnected", "Diagonal", "SignedDiagonal", "Convolutional",
+           "MultiChannelConvolutional", "Convolutional2D", "GroupConvolutional"]
+
+#: Parameterizations of the "Beyond the paper" chapters that live in their own modules
+#: (they import this one, so they are re-exported lazily, on first access).
+_ELSEWHERE = {"MultiChannelConvolutional": "local", "Convolutional2D": "conv2d", "GroupConvolutional": "groups"}
+
+
+def __getattr__(name: str):
+    if name in _ELSEWHERE:
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.{_ELSEWHERE[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _exclusive_products(factors: np.ndarray, axis: int = 1) -> np.ndarray:

@@ -277,3 +277,25 @@ def test_local_bad_parameters_name_the_argument():
         net.padded(np.full(8, np.nan))
     with pytest.raises(ShapeError):
         net.layerwise_output(np.ones((2, 8)), np.ones(6))
+
+
+def test_every_parameterization_is_reachable_from_ibcore_nets():
+    import ibcore.conv2d
+    import ibcore.groups
+    import ibcore.limits
+    import ibcore.local
+    import ibcore.nets
+    import ibcore.sdp
+    import ibcore.signed
+
+    assert ibcore.nets.MultiChannelConvolutional is ibcore.local.MultiChannelConvolutional
+    assert ibcore.nets.Convolutional2D is ibcore.conv2d.Convolutional2D
+    assert ibcore.nets.GroupConvolutional is ibcore.groups.GroupConvolutional
+    assert ibcore.nets.SignedDiagonal is ibcore.signed.SignedDiagonal
+    for name in ibcore.nets.__all__:
+        assert issubclass(getattr(ibcore.nets, name), ibcore.nets.Parameterization)
+    for name in ibcore.limits.__all__:
+        assert getattr(ibcore.limits, name) is not None
+    assert ibcore.limits.min_conv_norm_margin is ibcore.sdp.min_conv_norm_margin
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        ibcore.nets.Nothing
