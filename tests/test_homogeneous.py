@@ -42,44 +42,10 @@ def data8():
     return gaussian(5, 8, seed=2)
 
 
-def central_difference_vjp(net, w, g, eps=1e-6):
-    fd = np.zeros_like(w)
-    for i in range(w.size):
-        e = np.zeros_like(w)
-        e[i] = eps
-        fd[i] = g @ (net.predictor(w + e) - net.predictor(w - e)) / (2 * eps)
-    return fd
-
-
 # --------------------------------------------------------------------------- TensorMap: the nets contract
 
 
-TENSOR_MAPS = [TensorMap(5, 3, 1, seed=1), TensorMap(5, 4, 2, seed=2), TensorMap(8, 4, 3, seed=0),
-               TensorMap(6, 6, 3, seed=3), TensorMap(3, 3, 4, seed=4)]
-
-
-@pytest.mark.parametrize("net", TENSOR_MAPS, ids=repr)
-def test_tensor_map_vjp_matches_central_differences(net):
-    rng = np.random.default_rng(1)
-    w = net.init(2, scale=2.0)
-    g = rng.standard_normal(net.dim)
-    np.testing.assert_allclose(net.vjp(w, g), central_difference_vjp(net, w, g), atol=1e-7, rtol=1e-6)
-
-
-@pytest.mark.parametrize("net", TENSOR_MAPS, ids=repr)
-def test_tensor_map_batch_equals_loop_and_is_homogeneous(net):
-    rng = np.random.default_rng(3)
-    W = net.init(4, batch=5)
-    G = rng.standard_normal((5, net.dim))
-    B, V = net.predictor(W), net.vjp(W, G)
-    assert B.shape == (5, net.dim) and V.shape == W.shape
-    for b in range(5):
-        np.testing.assert_allclose(B[b], net.predictor(W[b]), rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(V[b], net.vjp(W[b], G[b]), rtol=1e-12, atol=1e-14)
-    w, z = W[0], G[0]
-    for a in (-1.7, 0.3, 2.5):
-        np.testing.assert_allclose(net.predictor(a * w), a**net.depth * net.predictor(w), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(w @ net.vjp(w, z), net.depth * (net.predictor(w) @ z), rtol=1e-11)
+# vjp, batches, homogeneity and Euler of TensorMap: tests/test_contract.py
 
 
 def test_tensor_map_symmetrization_keeps_the_polynomial():

@@ -1,76 +1,15 @@
 """ibcore.nets: closed-form vjp against finite differences, the conv net against its
-layer-by-layer definition, and the invariants every parameterization must satisfy."""
+layer-by-layer definition and the padded full-width net; the contract every
+parameterization keeps is checked for all of them in test_contract.py."""
 
 import numpy as np
 import pytest
 
 from ibcore.errors import IbcoreTypeError, IbcoreValueError, ShapeError
 from ibcore.fourier import dft
+from contract import central_difference_vjp
+
 from ibcore.nets import Convolutional, Diagonal, FullyConnected
-
-NETS = [
-    FullyConnected(5, 1),
-    FullyConnected(5, 2),
-    FullyConnected(5, 3, widths=[4, 2]),
-    FullyConnected(4, 4, widths=[3, 5, 2]),
-    Diagonal(6, 1),
-    Diagonal(6, 2),
-    Diagonal(6, 4),
-    Convolutional(6, 1),
-    Convolutional(6, 2),
-    Convolutional(7, 3),
-    Convolutional(8, 4),
-    # local filters (kernel_size < dim): K-tap filters, full-length readout
-    Convolutional(6, 1, kernel_size=2),
-    Convolutional(8, 2, kernel_size=1),
-    Convolutional(8, 2, kernel_size=3),
-    Convolutional(7, 3, kernel_size=2),
-    Convolutional(8, 4, kernel_size=5),
-]
-
-
-def central_difference_vjp(net, w, g, eps=1e-6):
-    fd = np.zeros_like(w)
-    for i in range(w.size):
-        e = np.zeros_like(w)
-        e[i] = eps
-        fd[i] = g @ (net.predictor(w + e) - net.predictor(w - e)) / (2 * eps)
-    return fd
-
-
-@pytest.mark.parametrize("net", NETS, ids=repr)
-def test_vjp_matches_central_differences(net):
-    rng = np.random.default_rng(1)
-    w = net.init(2, scale=2.0)
-    g = rng.standard_normal(net.dim)
-    # central differences of a degree-L polynomial: error O(eps^2 * |third derivative|) ~ 1e-10
-    np.testing.assert_allclose(net.vjp(w, g), central_difference_vjp(net, w, g), atol=1e-7, rtol=1e-6)
-
-
-@pytest.mark.parametrize("net", NETS, ids=repr)
-def test_batch_axis_equals_loop(net):
-    rng = np.random.default_rng(3)
-    W = net.init(4, batch=5)
-    G = rng.standard_normal((5, net.dim))
-    B = net.predictor(W)
-    V = net.vjp(W, G)
-    assert B.shape == (5, net.dim) and V.shape == W.shape
-    for b in range(5):
-        np.testing.assert_allclose(B[b], net.predictor(W[b]), rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(V[b], net.vjp(W[b], G[b]), rtol=1e-12, atol=1e-14)
-    # one g shared by the whole batch
-    np.testing.assert_allclose(net.vjp(W, G[0])[2], net.vjp(W[2], G[0]), rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("net", NETS, ids=repr)
-def test_homogeneity_and_euler(net):
-    rng = np.random.default_rng(5)
-    w = net.init(6)
-    z = rng.standard_normal(net.dim)
-    for a in (-1.7, 0.3, 2.5):
-        np.testing.assert_allclose(net.predictor(a * w), a**net.depth * net.predictor(w), rtol=1e-12, atol=1e-14)
-    # Euler: <w, grad_w <P(w), z>> = L <P(w), z>
-    np.testing.assert_allclose(w @ net.vjp(w, z), net.depth * (net.predictor(w) @ z), rtol=1e-11)
 
 
 @pytest.mark.parametrize("dim,depth", [(5, 1), (6, 2), (7, 3), (8, 4), (16, 3)])
@@ -165,27 +104,6 @@ def test_bad_parameters_and_directions():
         net.init("seed")
     with pytest.raises(IbcoreValueError):
         net.init(0, scale=-1.0)
-
-
-@pytest.mark.parametrize("net", NETS, ids=repr)
-def test_training_coordinates_are_an_isometry_with_the_same_margins_and_gradients(net):
-    # gradient_descent runs in net._coordinates (the conv net: scaled filter spectra, layer-major);
-    # everything it computes there must equal the time-domain predictor and vjp.
-    rng = np.random.default_rng(8)
-    X, y = rng.standard_normal((7, net.dim)), rng.choice([-1.0, 1.0], size=7)
-    Xy = X * y[:, None]
-    W = net.init(9, batch=4)
-    coords = net._coordinates(Xy)
-    s = coords.encode(W)
-    np.testing.assert_allclose(coords.sqnorms(s), np.sum(W**2, axis=1), rtol=1e-13)
-    np.testing.assert_allclose(coords.decode(s), W, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(coords.predictor(s), net.predictor(W), rtol=1e-11, atol=1e-15)
-    mT, pullback = coords.linearize(s)
-    np.testing.assert_allclose(mT.T, net.predictor(W) @ Xy.T, rtol=1e-11, atol=1e-14)
-    p = rng.random((7, 4))
-    v = pullback(p)
-    np.testing.assert_allclose(coords.decode(v), net.vjp(W, p.T @ Xy), rtol=1e-11, atol=1e-14)
-    np.testing.assert_allclose(coords.sqnorms(v), np.sum(net.vjp(W, p.T @ Xy) ** 2, axis=1), rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- local filters
