@@ -2,7 +2,9 @@ r"""Certificates that a predictor, or a parameter vector, is a KKT point; and po
 
 **Predictor space** (Theorems 1, 2, 2a; diagonal networks).  For depth :math:`L` put
 :math:`p = 2/L` and :math:`\mathbf v = T\boldsymbol\beta` with :math:`T = I`
-(``domain="time"``) or the unitary DFT :math:`T = F` (``domain="fourier"``):
+(``domain="time"``), the unitary DFT :math:`T = F` (``domain="fourier"``), or any
+unitary matrix passed as ``domain`` (the 2-D DFT of :mod:`ibcore.conv2d`, a group-Fourier
+basis; the certificate's ``domain`` then reads ``"matrix"``):
 
 .. math::
     \min_{\boldsymbol\beta}\ \tfrac1p R_p(\boldsymbol\beta) = \tfrac1p\sum_d |v_d|^p
@@ -231,12 +233,12 @@ def _check_predictor_args(beta, X, y, p, domain, support_tol, active_tol):
     p = check_positive_float("p", p)
     if p > 2:
         raise IbcoreValueError(f"p must be in (0, 2] (p = 2/L for depth L >= 1), got {p}")
-    check_choice("domain", domain, {"time", "fourier"})
+    domain = _check_domain(domain, X.shape[1])
     support_tol = check_positive_float("support_tol", support_tol)
     if support_tol >= 1:
         raise IbcoreValueError(f"support_tol is relative to the largest modulus and must be < 1, got {support_tol}")
     active_tol = check_positive_float("active_tol", active_tol)
-    return beta, X, y, p, support_tol, active_tol
+    return beta, X, y, p, support_tol, active_tol, domain
 
 
 def _check_net_args(net, w, X, y, active_tol):
@@ -274,24 +276,59 @@ def _margin_one(beta: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[np.ndar
     return beta / gamma, margins / gamma
 
 
-def _transform(beta: np.ndarray, domain: str) -> np.ndarray:
-    """v = T beta: beta itself (time) or its unitary DFT (fourier)."""
-    return dft(beta) if domain == "fourier" else beta
+#: How far from unitary (max entry of T^H T - I) a user's transform may be: round-off of
+#: a matrix built from cosines and sines is ~1e-15 per entry times D.
+UNITARY_TOL = 1e-10
 
 
-def _transform_matrix(dim: int, domain: str) -> np.ndarray:
-    return dft_matrix(dim) if domain == "fourier" else np.eye(dim)
+def _check_domain(domain, dim: int):
+    """``"time"``, ``"fourier"``, or a unitary (dim, dim) matrix T (returned as a complex array)."""
+    if isinstance(domain, str):
+        return check_choice("domain", domain, {"time", "fourier"})
+    try:
+        T = np.asarray(domain, dtype=np.complex128)
+    except (TypeError, ValueError) as exc:
+        raise IbcoreTypeError(f"domain must be 'time', 'fourier' or a unitary matrix, got {type(domain).__name__}") from exc
+    if T.shape != (dim, dim):
+        raise ShapeError(f"a matrix domain must be a unitary ({dim}, {dim}) matrix, got shape {T.shape}")
+    if not np.all(np.isfinite(T)):
+        raise IbcoreValueError("the domain matrix contains NaN or infinite entries")
+    err = float(np.max(np.abs(T.conj().T @ T - np.eye(dim))))
+    if err > UNITARY_TOL:
+        raise IbcoreValueError(f"the domain matrix must be unitary (T^H T = I); max |T^H T - I| = {err:.3g}")
+    return T
 
 
-def _stack(c: np.ndarray, domain: str) -> np.ndarray:
-    """Real and imaginary parts stacked along axis 0 (fourier); the array itself (time)."""
-    return np.concatenate([c.real, c.imag], axis=0) if domain == "fourier" else np.real(c)
+def _is_time(domain) -> bool:
+    return isinstance(domain, str) and domain == "time"
 
 
-def _support(v: np.ndarray, support_tol: float, domain: str) -> np.ndarray:
-    """|v_d| > support_tol * max |v|; frequencies k and D-k decided together."""
+def _domain_name(domain) -> str:
+    return domain if isinstance(domain, str) else "matrix"
+
+
+def _transform(beta: np.ndarray, domain) -> np.ndarray:
+    """v = T beta: beta itself (time), its unitary DFT (fourier), or T @ beta (a unitary matrix)."""
+    if isinstance(domain, str):
+        return dft(beta) if domain == "fourier" else beta
+    return domain @ beta
+
+
+def _transform_matrix(dim: int, domain) -> np.ndarray:
+    if isinstance(domain, str):
+        return dft_matrix(dim) if domain == "fourier" else np.eye(dim)
+    return domain
+
+
+def _stack(c: np.ndarray, domain) -> np.ndarray:
+    """Real and imaginary parts stacked along axis 0 (complex domains); the array itself (time)."""
+    return np.real(c) if _is_time(domain) else np.concatenate([c.real, c.imag], axis=0)
+
+
+def _support(v: np.ndarray, support_tol: float, domain) -> np.ndarray:
+    """|v_d| > support_tol * max |v|; 1-D frequencies k and D-k decided together."""
     mod = np.abs(v)
-    if domain == "fourier":
+    if isinstance(domain, str) and domain == "fourier":
         mod = np.maximum(mod, np.roll(mod[::-1], 1))  # mod[-k mod D]
     return mod > support_tol * np.max(mod)
 
@@ -365,7 +402,7 @@ def _certify(beta, margins, X, y, p, domain, support, active, cls=Certificate, *
         off_support=off,
         penalty=_penalty(beta, p, domain, support),
         p=p,
-        domain=domain,
+        domain=_domain_name(domain),
         **extra,
     )
 
@@ -394,7 +431,7 @@ def bridge_certificate(
 
     ``beta`` of shape (B, D) gives a list of B certificates.
     """
-    beta, X, y, p, support_tol, active_tol = _check_predictor_args(beta, X, y, p, domain, support_tol, active_tol)
+    beta, X, y, p, support_tol, active_tol, domain = _check_predictor_args(beta, X, y, p, domain, support_tol, active_tol)
     if beta.ndim == 2:
         return [bridge_certificate(b, X, y, p, domain, support_tol=support_tol, active_tol=active_tol) for b in beta]
     beta, margins = _margin_one(beta, X, y)

@@ -38,7 +38,6 @@ from dataclasses import dataclass
 
 import cvxpy as cp
 import numpy as np
-from scipy.optimize import nnls
 
 from ._checks import (
     as_float_array,
@@ -264,6 +263,8 @@ def fourier2_certificate(beta, X, y, p: float, shape, *, support_tol: float = 1e
     :math:`\mathbf v = T\boldsymbol\beta`; for p = 1 also :math:`|(T\mathbf z)_d|\le1` off it (global optimality).
     The support is conjugate symmetric automatically, since :math:`|\hat{\boldsymbol\beta}|` is for real β.
     """
+    from .certificates import bridge_certificate  # the same equations, in the basis T = 2-D DFT
+
     X, y, shape = _check_image_data(X, y, shape)
     beta = as_float_array("beta", beta, ndim=1)
     if beta.size != X.shape[1]:
@@ -271,37 +272,11 @@ def fourier2_certificate(beta, X, y, p: float, shape, *, support_tol: float = 1e
     p = check_positive_float("p", p)
     if p > 1:
         raise IbcoreValueError(f"p must be in (0, 1] (p = 2/L for depth L >= 2), got {p}")
-    support_tol = check_positive_float("support_tol", support_tol)
-    active_tol = check_positive_float("active_tol", active_tol)
-    top = np.max(np.abs(beta))
-    if top == 0:
-        raise IbcoreValueError("beta is the zero vector, which separates nothing")
-    margins = y * (X @ (beta / top))
-    gamma = float(np.min(margins))
-    if gamma <= 0:
-        raise IbcoreValueError(f"beta does not separate the data (minimum margin {gamma:.3g} <= 0)")
-    beta, margins = beta / top / gamma, margins / gamma
-    T = dft2_matrix(shape)
-    v = T @ beta
-    mod = np.abs(v)
-    support = mod > support_tol * mod.max()
-    active = margins <= 1.0 + active_tol
-    h = v[support] * mod[support] ** (p - 2)
-    cols = T[support] @ (X[active] * y[active, None]).T
-    M = np.concatenate([cols.real, cols.imag])
-    rhs = np.concatenate([h.real, h.imag])
-    alpha_a = nnls(M, rhs, maxiter=50 * M.shape[1] + 100)[0]
-    alpha = np.zeros(X.shape[0])
-    alpha[active] = alpha_a
-    off = None
-    if p == 1:
-        vz = T @ (X.T @ (alpha * y))
-        off = float(np.max(np.abs(vz[~support]), initial=0.0))
+    cert = bridge_certificate(beta, X, y, p, dft2_matrix(shape), support_tol=support_tol, active_tol=active_tol)
     return Fourier2Certificate(
-        beta=beta, alpha=alpha, support=support.reshape(shape), active=active,
-        residual=float(np.linalg.norm(M @ alpha_a - rhs) / np.linalg.norm(rhs)),
-        alpha_nonneg=bool(alpha.min() >= 0), slackness=float(np.max(alpha * (margins - 1.0))),
-        off_support=off, penalty=float(np.sum(mod[support] ** p)), p=p,
+        beta=cert.beta, alpha=cert.alpha, support=cert.support.reshape(shape), active=cert.active,
+        residual=cert.residual, alpha_nonneg=cert.alpha_nonneg, slackness=cert.slackness,
+        off_support=cert.off_support, penalty=cert.penalty, p=p,
     )
 
 

@@ -39,6 +39,7 @@ from .certificates import (
     _kkt,
     _margin_one,
     _nnls,
+    _is_time,
     _stack,
     _stationarity_lsq,
     _support,
@@ -68,7 +69,7 @@ def _modulus_jacobian(v: np.ndarray, p: float, domain: str) -> np.ndarray:
     """
     r = np.maximum(np.abs(v), 1e-300)
     g = r ** (p - 2)
-    if domain == "time":
+    if _is_time(domain):
         return np.diag((p - 1) * g)
     c, s = np.real(v) / r, np.imag(v) / r
     rr, ri, ii = g * (1 + (p - 2) * c * c), g * (p - 2) * c * s, g * (1 + (p - 2) * s * s)
@@ -178,9 +179,11 @@ def _least_squares(residual, jacobian, u0: np.ndarray, what: str) -> tuple[np.nd
 
 def _project_support(beta: np.ndarray, support: np.ndarray, domain: str) -> np.ndarray:
     """Zero beta's coordinates/frequencies off the support exactly (they are ~1e-17 after LM)."""
-    if domain == "time":
+    if _is_time(domain):
         return np.where(support, beta, 0.0)
-    return np.real(idft(np.where(support, dft(beta), 0.0)))
+    if isinstance(domain, str):
+        return np.real(idft(np.where(support, dft(beta), 0.0)))
+    return np.real(domain.conj().T @ np.where(support, domain @ beta, 0.0))
 
 
 def _refined_margin_one(rescale, refined: np.ndarray):
@@ -285,7 +288,7 @@ def polish(
     active_tol=...)`` polishes Theorem 3's parameter-space problem instead (see
     :func:`_polish_parameters`).  ``beta`` of shape (B, D) gives a list.
     """
-    beta, X, y, p, support_tol, active_tol = _check_predictor_args(beta, X, y, p, domain, support_tol, active_tol)
+    beta, X, y, p, support_tol, active_tol, domain = _check_predictor_args(beta, X, y, p, domain, support_tol, active_tol)
     if beta.ndim == 2:
         return [polish(b, X, y, p, domain, support_tol=support_tol, active_tol=active_tol) for b in beta]
     start, margins = _margin_one(beta, X, y)

@@ -19,7 +19,7 @@ from scipy.optimize import linprog, nnls
 from ibcore import angle
 from ibcore import polish as polish_module
 from ibcore.errors import IbcoreTypeError, IbcoreValueError, ShapeError, SolverError
-from ibcore.fourier import dft
+from ibcore.fourier import dft, dft_matrix
 from ibcore.limits import (
     Certificate,
     KKTCertificate,
@@ -167,6 +167,38 @@ def test_polish_returns_from_a_twentieth_of_a_degree(reference, p, domain, seed)
     assert abs(out.moved_deg - 0.05) <= 1e-6
     assert angle(out.beta, ref.beta) <= 1e-8
     np.testing.assert_allclose(out.alpha, ref.alpha, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", ["time", "fourier"])
+def test_a_unitary_matrix_domain_is_the_named_one(name, seed):
+    # the same equations in the basis T given as a matrix: the identity is "time", the unitary
+    # DFT matrix is "fourier" (whose support rule pairs k with D-k; at these references both
+    # rules give the same support, as |beta^| is conjugate symmetric)
+    X, y = gaussian_set(seed)
+    p = 1.0
+    ref = (min_l1_margin if name == "time" else min_fourier_l1_margin)(X, y)
+    T = np.eye(8) if name == "time" else dft_matrix(8)
+    start = rotate(ref.beta, 0.05, seed + 300)
+    for fn in (bridge_certificate, polish):
+        named, matrix = fn(start, X, y, p, name), fn(start, X, y, p, T)
+        assert matrix.domain == "matrix" and named.domain == name
+        np.testing.assert_array_equal(matrix.support, named.support)
+        np.testing.assert_array_equal(matrix.active, named.active)
+        np.testing.assert_allclose(matrix.beta, named.beta, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(matrix.alpha, named.alpha, rtol=1e-7, atol=1e-9)
+        assert matrix.certified() == named.certified() == (fn is polish)
+
+
+def test_a_real_orthogonal_domain_certifies_sparsity_in_that_basis():
+    # min ||Q beta||_1 s.t. margins >= 1 for a random rotation Q is min l1 of the rotated data
+    X, y = gaussian_set(4)
+    Q = np.linalg.qr(np.random.default_rng(9).standard_normal((8, 8)))[0]
+    rotated = min_l1_margin(X @ Q.T, y)  # beta' = Q beta, features X Q^T
+    beta = Q.T @ rotated.beta
+    cert = polish(rotate(beta, 0.05, 1), X, y, 1.0, Q)
+    assert cert.certified() and angle(cert.beta, beta) <= 1e-8
+    assert not bridge_certificate(beta, X, y, 1.0, "time").certified()
 
 
 def test_polish_of_an_exact_point_does_not_move():
@@ -410,6 +442,18 @@ def test_unknown_domain_raises(data):
     X, y, beta = data
     with pytest.raises(IbcoreValueError, match="domain must be one of"):
         bridge_certificate(beta, X, y, 1, "frequency")
+
+
+def test_matrix_domain_must_be_square_unitary_and_finite(data):
+    X, y, beta = data
+    with pytest.raises(ShapeError, match=r"unitary \(8, 8\)"):
+        bridge_certificate(beta, X, y, 1, np.eye(7))
+    with pytest.raises(IbcoreValueError, match="unitary"):
+        polish(beta, X, y, 1, 2 * np.eye(8))
+    with pytest.raises(IbcoreValueError, match="NaN"):
+        bridge_certificate(beta, X, y, 1, np.full((8, 8), np.nan))
+    with pytest.raises(IbcoreTypeError, match="domain must be"):
+        bridge_certificate(beta, X, y, 1, {"T": 1})
 
 
 def test_wrong_beta_length_raises(data):
