@@ -204,9 +204,12 @@ class _Coordinates:
         return self._net._predictor(self.decode(s))
 
     def linearize(self, s: np.ndarray):
-        """``(mT, pullback)``: margins (N, B) and ``pT -> sum_n p_n grad m_n``, (N, B) -> a fresh direction."""
+        """``(mT, pullback)``: margins (N, B) and ``(pT, rows=None) -> sum_n p_n grad m_n``, a fresh direction.
+
+        ``pT`` is laid out (N, B), or (len(rows), B) for the samples ``rows`` only (a mini-batch).
+        """
         beta, pullback = self._net._linearize(s)
-        return (beta @ self._Xy.T).T, lambda pT: pullback(pT.T @ self._Xy)
+        return (beta @ self._Xy.T).T, lambda pT, rows=None: pullback(pT.T @ (self._Xy if rows is None else self._Xy[rows]))
 
 
 class _SpectralCoordinates(_Coordinates):
@@ -274,8 +277,8 @@ class _SpectralCoordinates(_Coordinates):
         prod, others = self._product(self._factors(s))
         mT = self._Q @ prod.view(np.float64).T
 
-        def pullback(pT):
-            G = (pT.T @ self._Q).view(np.complex128)  # (B, K): the data side, shared by the layers
+        def pullback(pT, rows=None):
+            G = (pT.T @ (self._Q if rows is None else self._Q[rows])).view(np.complex128)  # (B, K): shared by the layers
             return (G * others).view(np.float64)
 
         return mT, pullback

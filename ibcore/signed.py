@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_float_array, check_choice, check_dataset, check_positive_float, check_positive_int
-from .errors import DivergenceError, IbcoreTypeError, IbcoreValueError, ShapeError
-from .losses import LOG_SCALE_CAP, LOSSES, loss_terms
+from ._checks import as_float_array, check_choice, check_positive_float, check_positive_int
+from ._schedules import make_rule
+from .errors import IbcoreTypeError, ShapeError
+from .losses import LOSSES
 from .nets import Parameterization, SignedDiagonal
-from .train import GDResult, _check_divergence, _record_points, split_scale
+from .train import GDResult, _check_problem, _check_separable, _descend, _initial, _record_points, split_scale
 
 __all__ = ["PATH_SCHEDULES", "SignedDiagonal", "descent_path", "settling_loss", "transition_loss", "unbatch"]
 
@@ -58,128 +59,39 @@ def descent_path(
 ) -> GDResult:
     r"""Gradient descent from ``init`` (e.g. :meth:`SignedDiagonal.uniform_init`), resolved in the loss.
 
-    The same steps as :func:`ibcore.train.gradient_descent` (parameters kept as a
-    log-scale :math:`\sigma` and a unit direction :math:`\mathbf u`, loss terms from
-    :func:`ibcore.losses.loss_terms`, nothing exponentiated outside float64), with one
-    more schedule, written for the kernel-to-rich transition:
+    :func:`ibcore.train.gradient_descent` (the same engine and arithmetic), with the defaults
+    written for the kernel-to-rich transition and two schedules:
 
-    ``"constant"``
-        The paper's gradient descent, step :math:`\eta` = ``lr`` (as in ``gradient_descent``).
-    ``"loss-clock"``
+    ``"loss-clock"`` (default)
         The relative step along :math:`-\nabla\mathcal L_{\mathcal P}` is
         :math:`c_t = \min\bigl(\kappa\,\rho/\rho',\ \delta_t\bigr)` with
         :math:`\rho = \max(\log(1/\mathcal L), 1)`, :math:`\rho' = d\rho/dc` to first order,
-        :math:`\kappa` = ``rate`` and :math:`\delta_t = \text{lr}/(1 + t/T)`.  The first term
-        raises :math:`\rho` by at most :math:`\kappa\rho` per step (to first order), so that
-        :math:`\log(1/\mathcal L)` grows at most geometrically; the second is the ``"angular"``
-        schedule of :mod:`ibcore.train`.
-
-    Why a new schedule: with a large initialization (:math:`\alpha \gg 1`) the weights
-    hardly move relative to their size while the predictor moves a lot (the kernel
-    regime), so the ``"angular"`` schedule's first step, a fixed fraction of
-    :math:`\|\mathbf w\|`, jumps over the whole kernel phase (for :math:`\alpha = 100`, from
-    :math:`\log(1/\mathcal L) = -\log N` to about :math:`5\cdot10^3` in one step); and the
-    ``"normalized"`` one slows down there as :math:`\log(1/\mathcal L)` grows.  The
-    loss clock takes steps that are a fixed fraction of :math:`\log(1/\mathcal L)`
-    instead, whatever :math:`\alpha`, and hands over to the angular steps once those are
-    the smaller.  Like the angular schedule it is a **reparameterization of gradient
-    flow, not the theorems' bounded steps** (its steps grow without bound).
-
-    Formula: with :math:`\mathbf w = e^\sigma\mathbf u`, the step moves :math:`\mathbf w` by
-    :math:`c\,e^\sigma` along the unit descent direction, and
-    :math:`d\log(1/\mathcal L)/dc = e^{G-\log\mathcal L + L\sigma}\|\mathbf v\|` where
-    :math:`G` is ``log_grad_mass`` (:math:`=\log\mathcal L` for the exponential loss) and
-    :math:`\mathbf v` the pullback of the loss weights; all in log space.
+        :math:`\kappa` = ``rate`` and :math:`\delta_t = \text{lr}/(1 + t/T)`: see the module
+        docstring of :mod:`ibcore.train` for the formula and why it is needed with a large
+        initialization (the ``"angular"`` schedule's first step at :math:`\alpha = 100` jumps
+        :math:`\log(1/\mathcal L)` from :math:`-\log N` to about :math:`5\cdot10^3`).  Like the angular
+        schedule it is a **reparameterization of gradient flow, not the theorems' bounded steps**.
+    ``"constant"``
+        The paper's gradient descent, step :math:`\eta` = ``lr``.
 
     ``init`` must be parameters, shape ``(P,)`` or ``(B, P)`` (each row runs its own
     schedule).  Records at which some predictor is exactly zero (iteration 0 from
     :math:`\mathbf u = \mathbf v`) are skipped: :math:`\boldsymbol\beta = 0` has no direction.
-    Returns a :class:`~ibcore.train.GDResult` with ``schedule`` set to the one used.
-    Raises as ``gradient_descent`` does (``NotSeparableError``, ``DivergenceError`` for a
-    constant step that makes the loss explode, bad arguments).
+    No progress bar is shown.  Returns a :class:`~ibcore.train.GDResult` with ``schedule`` set
+    to the one used.  Raises as ``gradient_descent`` does (``NotSeparableError``,
+    ``DivergenceError`` for a constant step that makes the loss explode, bad arguments).
     """
-    from .data import check_separable
-
-    if not isinstance(net, Parameterization):
-        raise IbcoreTypeError(f"net must be an ibcore.nets parameterization, got {type(net).__name__}")
-    X, y = check_dataset(X, y)
-    if X.shape[1] != net.dim:
-        raise ShapeError(f"X has {X.shape[1]} features but net.dim is {net.dim}")
+    X, y = _check_problem(net, X, y)
     steps = check_positive_int("steps", steps)
-    lr = check_positive_float("lr", lr)
-    rate = check_positive_float("rate", rate)
-    T = check_positive_float("T", T)
     check_choice("schedule", schedule, PATH_SCHEDULES)
+    rule = make_rule(schedule, lr, T, rate)
     check_choice("loss", loss, LOSSES)
-    w0 = as_float_array("init", init, ndim=(1, 2))
-    if w0.shape[-1] != net.n_params:
-        raise ShapeError(f"init must have {net.n_params} parameters in its last axis, got shape {w0.shape}")
-    check_separable(X, y)
+    w0, batched = _initial(net, as_float_array("init", init, ndim=(1, 2)), 1.0)
+    _check_separable(X, y)
 
-    batched = w0.ndim == 2
-    u, sigma = split_scale(w0 if batched else w0[None, :])
-    L = net.depth
-    Xy = X * y[:, None]
-    pts = set(_record_points(steps, record).tolist())
-    hist = {k: [] for k in ("iteration", "log_loss", "margin", "log_norm_w", "beta")}
-    start_log_loss = None
-    for t in range(steps + 1):
-        beta_u, pullback = net._linearize(u)
-        m = beta_u @ Xy.T
-        log_scale_L = L * np.minimum(sigma, LOG_SCALE_CAP / L)
-        terms = loss_terms(m, log_scale_L, loss)
-        if start_log_loss is None:
-            start_log_loss = terms.log_loss.copy()
-        nb = np.linalg.norm(beta_u, axis=1)
-        if t in pts and np.all(nb > 0):
-            hist["iteration"].append(t)
-            hist["log_loss"].append(terms.log_loss.copy())
-            hist["margin"].append(np.min(m, axis=1) / nb)
-            hist["log_norm_w"].append(sigma.copy())
-            hist["beta"].append(beta_u / nb[:, None])
-        if t == steps:
-            break
-        if schedule == "constant":
-            _check_divergence(terms.log_loss, start_log_loss, lr, t)
-        v = pullback(terms.weights @ Xy)
-        vnorm = np.linalg.norm(v, axis=1)
-        vnorm = np.where(vnorm == 0, 1.0, vnorm)  # a saddle of P: the gradient vanishes, GD stays put
-        if schedule == "constant":
-            log_c = np.log(lr) + terms.log_grad_mass + (L - 2) * sigma + np.log(vnorm)
-            if np.any(log_c > 700.0):
-                raise DivergenceError(
-                    f"gradient descent diverged at iteration {t} with constant step lr={lr}: "
-                    "the step is more than e^700 times the parameters' norm; use a smaller lr"
-                )
-        else:
-            rho = np.maximum(-terms.log_loss, 1.0)
-            log_rate = terms.log_grad_mass - terms.log_loss + log_scale_L + np.log(vnorm)  # log d(log 1/L)/dc
-            log_c = np.minimum(np.log(rate) + np.log(rho) - log_rate, np.log(lr / (1.0 + t / T)))
-        c = np.exp(np.minimum(log_c, 700.0))
-        unew = u + c[:, None] * (v / vnorm[:, None])
-        n = np.linalg.norm(unew, axis=1)
-        u = unew / n[:, None]
-        sigma = np.minimum(sigma + np.log(n), LOG_SCALE_CAP / L)
-        if not (np.all(np.isfinite(u)) and np.all(np.isfinite(sigma))):
-            raise DivergenceError(f"gradient descent produced non-finite parameters at iteration {t} (lr={lr})")
-
-    if not hist["iteration"]:
-        raise IbcoreValueError("nothing was recorded: the predictor stayed exactly zero")
-    history = {"iteration": np.asarray(hist["iteration"], dtype=np.int64)}
-    for k in ("log_loss", "margin", "log_norm_w", "beta"):
-        arr = np.stack(hist[k], axis=0)
-        history[k] = arr if batched else arr[:, 0]
-    return GDResult(
-        w=u if batched else u[0],
-        beta=history["beta"][-1],
-        log_norm_w=history["log_norm_w"][-1],
-        log_loss=history["log_loss"][-1],
-        margin=history["margin"][-1],
-        history=history,
-        schedule=schedule,
-        loss=loss,
-        steps=steps,
-    )
+    u, sigma = split_scale(w0)
+    return _descend(net._coordinates(X * y[:, None]), u, sigma, L=net.depth, steps=steps, rule=rule, loss=loss,
+                    pts=_record_points(steps, record), batched=batched, skip_zero=True)
 
 
 # --------------------------------------------------------------------------- reading a path

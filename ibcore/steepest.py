@@ -20,12 +20,23 @@ On separable data the normalized margin :math:`\min_n y_n\langle\mathbf x_n,\bol
 in *that* norm tends to the largest possible one, the LP optima :func:`max_margin_l1` and
 :func:`max_margin_linf` (the SVM for ``"l2"``).
 
-**Numerics.** The run is kept as in :mod:`ibcore.train`: :math:`\boldsymbol\beta = e^\sigma\mathbf u`
-with :math:`\|\mathbf u\|_2 = 1`, and the loss, its softmax weights :math:`p_n` and
-:math:`\log\|\nabla\mathcal L\|`-type quantities come from :func:`ibcore.losses.loss_terms`,
-so :math:`\mathbf g = e^{G}\sum_n p_n y_n\mathbf x_n` is never formed: the step is
-:math:`\mathbf u \leftarrow (\mathbf u + c\,\hat{\mathbf d})/\|\cdot\|`,
-:math:`\sigma \leftarrow \sigma + \log\|\cdot\|` with :math:`\log c` computed in log space.
+**Numerics.** The run is the engine of :mod:`ibcore.train` (``ibcore.train._descend``) on the
+linear predictor, :math:`\boldsymbol\beta = e^\sigma\mathbf u` with :math:`\|\mathbf u\|_2 = 1`, with one
+addition, a *direction map*: the loss weights' pullback :math:`\sum_n p_n y_n\mathbf x_n` is replaced
+by its steepest step :math:`\mathbf d` (:func:`steepest_step`) before the step
+:math:`\mathbf u \leftarrow (\mathbf u + c\,\mathbf d/\|\mathbf d\|_2)/\|\cdot\|_2`,
+:math:`\sigma \leftarrow \sigma + \log\|\cdot\|_2`, with :math:`\log c` computed in log space by the
+engine's step rule (depth 1, where its ``"normalized"`` step size is exactly :math:`\text{lr}/\mathcal L`).
+The loss, its softmax weights :math:`p_n` and :math:`\log\|\nabla\mathcal L\|`-type quantities come from
+:mod:`ibcore.losses`, so :math:`\mathbf g = e^{G}\sum_n p_n y_n\mathbf x_n` is never formed.  Steepest
+descent fits the engine's Euclidean scale/direction step: with :math:`c` computed from
+:math:`\|\mathbf d\|_2` as for any descent direction, that step *is*
+:math:`\boldsymbol\beta \leftarrow \boldsymbol\beta + \eta_t\Delta` whatever :math:`\Delta`; the ℓ2 norm is only the
+bookkeeping of the scale, not the geometry.  What does not carry over is the engine's
+freedom of coordinates: the ℓ1 and ℓ∞ steps are not invariant under the isometries a
+net's coordinates may apply, so the run uses the predictor's own coordinates (and only a
+linear predictor: for a deep net "steepest descent in β's norm" would be another algorithm).
+
 Schedules:
 
 ``"constant"``
@@ -45,15 +56,17 @@ Schedules:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy.optimize import linprog
 
-from ._checks import as_float_array, check_choice, check_dataset, check_positive_float, check_positive_int
-from .errors import DivergenceError, IbcoreValueError, ShapeError, SolverError
-from .losses import LOG_SCALE_CAP, LOSSES, loss_terms
-from .train import GDResult, _check_divergence, _record_points
+from ._checks import as_float_array, check_choice, check_dataset, check_positive_int
+from ._schedules import make_rule
+from .errors import IbcoreValueError, ShapeError, SolverError
+from .losses import LOSSES
+from .nets import FullyConnected, _Coordinates
+from .train import GDResult, _check_separable, _descend, _initial, _record_points
 
 __all__ = [
     "NORMS",
@@ -149,15 +162,6 @@ class SteepestResult(GDResult):
     norm: str = "l2"
 
 
-def _initial(init, dim: int) -> tuple[np.ndarray, bool]:
-    if init is None:
-        return np.zeros((1, dim)), False
-    w = as_float_array("init", init, ndim=(1, 2))
-    if w.shape[-1] != dim:
-        raise ShapeError(f"init must have {dim} entries in its last axis, got shape {w.shape}")
-    return (w.copy() if w.ndim == 2 else w[None, :].copy()), w.ndim == 2
-
-
 def steepest_descent(
     X,
     y,
@@ -181,81 +185,39 @@ def steepest_descent(
     step makes the loss explode, and ``IbcoreValueError``/``ShapeError``/``IbcoreTypeError``
     for bad arguments (an unknown ``norm`` or ``schedule`` among them).
     """
-    from .data import check_separable
-
     X, y = check_dataset(X, y)
     check_choice("norm", norm, set(NORMS))
     check_choice("schedule", schedule, STEEPEST_SCHEDULES)
     check_choice("loss", loss, LOSSES)
     steps = check_positive_int("steps", steps)
-    lr = check_positive_float("lr", lr)
-    w0, batched = _initial(init, X.shape[1])
-    check_separable(X, y)
+    rule = make_rule(schedule, lr)
+    linear = FullyConnected(X.shape[1], 1)
+    # None: beta(0) = 0, unlike gradient_descent's seed 0
+    w0, batched = (np.zeros((1, X.shape[1])), False) if init is None else _initial(linear, as_float_array("init", init, ndim=(1, 2)), 1.0)
+    _check_separable(X, y)
 
     norms0 = np.linalg.norm(w0, axis=1)
     # beta = e^sigma u with ||u|| = 1; a zero start is u = 0, sigma = 0 (the first step makes it unit).
     u = np.where(norms0[:, None] > 0, w0 / np.where(norms0 > 0, norms0, 1.0)[:, None], 0.0)
     sigma = np.where(norms0 > 0, np.log(np.where(norms0 > 0, norms0, 1.0)), 0.0)
-    Xy = X * y[:, None]
-    pts = set(_record_points(steps, record).tolist())
-    hist = {k: [] for k in ("iteration", "log_loss", "margin", "log_norm_w", "beta")}
-    start_log_loss = None
-    for t in range(steps + 1):
-        m = u @ Xy.T
-        terms = loss_terms(m, np.minimum(sigma, LOG_SCALE_CAP), loss)
-        if start_log_loss is None:
-            start_log_loss = terms.log_loss.copy()
-        if t in pts and np.all((nb := np.linalg.norm(u, axis=1)) > 0):
-            hist["iteration"].append(t)
-            hist["log_loss"].append(terms.log_loss.copy())
-            hist["margin"].append(np.min(m, axis=1) / nb)
-            hist["log_norm_w"].append(sigma.copy())
-            hist["beta"].append(u / nb[:, None])
-        if t == steps:
-            break
-        if schedule == "constant":
-            _check_divergence(terms.log_loss, start_log_loss, lr, t)
-        d = steepest_step(terms.weights @ Xy, norm)  # the steepest step for sum_n p_n y_n x_n
-        dnorm = np.sqrt(np.sum(d * d, axis=1))
-        if not dnorm.all():
-            raise IbcoreValueError(f"the loss gradient vanished at iteration {t}; the data are degenerate")
-        # beta moves by eta_t * e^G * d; relative to ||beta|| = e^sigma that is c along d / ||d||.
-        log_c = np.log(dnorm) - sigma
-        if schedule == "constant":
-            log_c = log_c + np.log(lr) + terms.log_grad_mass
-            if np.any(log_c > 700.0):
-                raise DivergenceError(
-                    f"steepest descent diverged at iteration {t} with constant step lr={lr}: "
-                    "the step is more than e^700 times the predictor's norm; use a smaller lr"
-                )
-        else:
-            log_c = log_c + np.log(lr) + terms.log_grad_mass - terms.log_loss
-        c = np.exp(np.minimum(log_c, 700.0))
-        unew = u + (c / dnorm)[:, None] * d
-        n = np.sqrt(np.sum(unew * unew, axis=1))
-        u = unew / n[:, None]
-        sigma = np.minimum(sigma + np.log(n), LOG_SCALE_CAP)
-        if not np.isfinite(sigma).all():  # u is finite when its norm's log is
-            raise DivergenceError(f"steepest descent produced non-finite values at iteration {t} (lr={lr})")
+    # The linear predictor in its own coordinates: the l1 and linf steps are not invariant under the
+    # isometries other coordinates apply (module docstring).
+    coords = _Coordinates(linear, X * y[:, None])
+    run = _descend(coords, u, sigma, L=1, steps=steps, rule=rule, loss=loss, pts=_record_points(steps, record),
+                   batched=batched, direction=_direction_map(norm), skip_zero=True, name="steepest descent")
+    return SteepestResult(**{f.name: getattr(run, f.name) for f in fields(GDResult)}, norm=norm)
 
-    if not hist["iteration"]:
-        raise IbcoreValueError("nothing was recorded: the predictor stayed exactly zero")
-    history = {"iteration": np.asarray(hist["iteration"], dtype=np.int64)}
-    for k in ("log_loss", "margin", "log_norm_w", "beta"):
-        arr = np.stack(hist[k], axis=0)
-        history[k] = arr if batched else arr[:, 0]
-    return SteepestResult(
-        w=u if batched else u[0],
-        beta=history["beta"][-1],
-        log_norm_w=history["log_norm_w"][-1],
-        log_loss=history["log_loss"][-1],
-        margin=history["margin"][-1],
-        history=history,
-        schedule=schedule,
-        loss=loss,
-        steps=steps,
-        norm=norm,
-    )
+
+def _direction_map(norm: str):
+    """The engine's ``direction`` for ``norm``: the steepest step for the loss weights' pullback ``v`` (B, D)."""
+
+    def direction(v, t):
+        d = steepest_step(v, norm)
+        if not np.sqrt(np.sum(d * d, axis=1)).all():
+            raise IbcoreValueError(f"the loss gradient vanished at iteration {t}; the data are degenerate")
+        return d
+
+    return direction
 
 
 # --------------------------------------------------------------------------- the max-margin LPs

@@ -10,13 +10,12 @@ is drawn and the step uses the gradient of the *batch sum*
 so that ``batch_size = N`` is exactly :func:`ibcore.train.gradient_descent` (the tests check
 it).  The sum, not the mean, keeps the meaning of ``lr`` the same as in full-batch GD.
 
-Why a separate loop and not an option of :func:`~ibcore.train.gradient_descent`: the
-engine there is being optimized for the full-batch case; this module reuses its pieces
-(:func:`ibcore.train.split_scale`, its record points, initialization, step rule and
-divergence test, and :func:`ibcore.losses.loss_terms`) rather than copying them.  The
+The loop is the engine of :func:`~ibcore.train.gradient_descent` itself (``ibcore.train._descend``)
+with a *batch sampler*: the indices of step :math:`t`'s batch, from :func:`batch_sequence`.  The
 parameters are kept as a log-scale and a unit direction, :math:`\mathbf w = e^\sigma\mathbf u`,
 and the loss weights of the batch are a softmax over the batch's margins, so nothing
-underflows however long the run.
+underflows however long the run.  It runs in the parameters themselves as coordinates
+(not the conv net's spectral ones), the arithmetic this function has always had.
 
 Batches (``sampling``):
 
@@ -29,9 +28,10 @@ Batches (``sampling``):
     other batches.
 
 Step sizes (``schedule``): ``"constant"`` is SGD with the fixed step :math:`\eta` = ``lr``, the
-setting of Nacson, Srebro and Soudry (2019) for linear predictors.  ``"angular"`` and
-``"normalized"`` choose a step size :math:`\eta_t` from the **full** data, exactly as
-:func:`~ibcore.train.gradient_descent` would, and apply it to the batch gradient.  (Taking
+setting of Nacson, Srebro and Soudry (2019) for linear predictors.  ``"angular"``,
+``"normalized"`` and ``"loss-clock"`` choose a step size :math:`\eta_t` from the **full** data, exactly as
+:func:`~ibcore.train.gradient_descent` would, and apply it to the batch gradient
+(:class:`ibcore._schedules.FullDataStep`).  (Taking
 the relative step from the batch alone would be wrong: a batch without support vectors would
 then turn the direction as much as one with them, and the iterates do not approach the
 max-margin direction.)  Computing the full gradient defeats the purpose of SGD in practice;
@@ -47,26 +47,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_rng, check_choice, check_dataset, check_positive_float, check_positive_int
-from .errors import DivergenceError, IbcoreTypeError, ShapeError
-from .losses import LOG_SCALE_CAP, LOSSES, loss_terms
-from .nets import Parameterization
-from .train import (
-    SCHEDULES,
-    GDResult,
-    _check_divergence,
-    _initial,
-    _log_relative_step,
-    _record_points,
-    split_scale,
-)
+from ._checks import as_rng, check_choice, check_positive_float, check_positive_int
+from ._schedules import make_rule
+from .errors import ShapeError
+from .losses import LOSSES
+from .nets import Parameterization, _Coordinates
+from .train import GDResult, _check_problem, _check_separable, _descend, _initial, _record_points, split_scale
 
 __all__ = ["SAMPLINGS", "batch_sequence", "sgd"]
 
-
-def _log_mass_step(terms, L: int, sigma: np.ndarray, vnorm: np.ndarray) -> np.ndarray:
-    """log(||grad L_B(w)|| / ||w||): the relative step per unit step size eta (as in train)."""
-    return terms.log_grad_mass + (L - 2) * sigma + np.log(vnorm)
 
 SAMPLINGS = frozenset({"reshuffle", "replacement"})
 
@@ -107,6 +96,7 @@ def sgd(
     init=None,
     init_scale: float = 1.0,
     T: float = 1000.0,
+    rate: float = 0.02,
     record=60,
 ) -> GDResult:
     """Mini-batch SGD on ``net`` with data ``X`` (N, D), labels ``y`` in {-1, +1}; returns a :class:`~ibcore.train.GDResult`.
@@ -115,8 +105,9 @@ def sgd(
     (1 <= batch_size <= N), ``sampling`` (``"reshuffle"`` or ``"replacement"``, see the
     module docstring) and ``seed`` (int >= 0 or Generator) for the batches.  ``init`` is
     seeded separately (``None`` means seed 0 of ``net.init``).  The schedules are those of
-    ``gradient_descent``, computed from the current batch: ``"angular"`` and
-    ``"normalized"`` are reparameterizations of (stochastic) gradient flow, not bounded steps.
+    ``gradient_descent``; all but ``"constant"`` take the step size from the full data (module
+    docstring) and are reparameterizations of (stochastic) gradient flow, not bounded steps.
+    No progress bar is shown.
 
     Raises
     ------
@@ -125,87 +116,19 @@ def sgd(
     DivergenceError
         If a ``"constant"`` step makes the full loss explode; the message names ``lr`` and the iteration.
     """
-    from .data import check_separable
-
-    if not isinstance(net, Parameterization):
-        raise IbcoreTypeError(f"net must be an ibcore.nets parameterization, got {type(net).__name__}")
-    X, y = check_dataset(X, y)
-    if X.shape[1] != net.dim:
-        raise ShapeError(f"X has {X.shape[1]} features but net.dim is {net.dim}")
+    X, y = _check_problem(net, X, y)
     steps = check_positive_int("steps", steps)
     lr = check_positive_float("lr", lr)
     T = check_positive_float("T", T)
     init_scale = check_positive_float("init_scale", init_scale)
-    check_choice("schedule", schedule, SCHEDULES)
+    rule = make_rule(schedule, lr, T, rate)
     check_choice("loss", loss, LOSSES)
     batches = batch_sequence(X.shape[0], batch_size, steps, sampling=sampling, seed=seed)
-    check_separable(X, y)
+    _check_separable(X, y)
 
     w0, batched = _initial(net, init, init_scale)
     u, sigma = split_scale(w0)
-    L = net.depth
-    Xy = X * y[:, None]
-    pts = _record_points(steps, record)
-    hist = {k: [] for k in ("log_loss", "margin", "log_norm_w", "beta")}
-    start_log_loss = None
-    next_rec = 0
-    for t in range(steps + 1):
-        beta_u, pullback = net._linearize(u)
-        m = beta_u @ Xy.T  # (B, N) unit-direction margins on all samples
-        log_scale_L = L * np.minimum(sigma, LOG_SCALE_CAP / L)
-        full = loss_terms(m, log_scale_L, loss)
-        if start_log_loss is None:
-            start_log_loss = full.log_loss.copy()
-        if t == pts[next_rec]:
-            nb = np.linalg.norm(beta_u, axis=1)
-            safe = np.where(nb > 0, nb, 1.0)
-            hist["log_loss"].append(full.log_loss.copy())
-            hist["margin"].append(np.min(m, axis=1) / safe)
-            hist["log_norm_w"].append(sigma.copy())
-            hist["beta"].append(beta_u / safe[:, None])
-            next_rec += 1
-        if t == steps:
-            break
-        if schedule == "constant":
-            _check_divergence(full.log_loss, start_log_loss, lr, t)
-        idx = batches[t]
-        terms = loss_terms(m[:, idx], log_scale_L, loss)  # weights: a softmax over the batch only
-        v = pullback(terms.weights @ Xy[idx])
-        vnorm = np.linalg.norm(v, axis=1)
-        vnorm = np.where(vnorm == 0, 1.0, vnorm)
-        log_c = np.log(lr) + _log_mass_step(terms, L, sigma, vnorm)
-        if schedule != "constant":
-            # The fast schedules fix the step size eta_t from the full state (see the module docstring)
-            # and apply it to the batch gradient: log c = log eta_t + log(eta-free step of the batch).
-            v_full = np.linalg.norm(pullback(full.weights @ Xy), axis=1)
-            v_full = np.where(v_full == 0, 1.0, v_full)
-            log_c_full = _log_relative_step(schedule, lr, t, T, L, sigma, full, v_full)
-            log_c = log_c_full + (_log_mass_step(terms, L, sigma, vnorm) - _log_mass_step(full, L, sigma, v_full))
-        if schedule == "constant" and np.any(log_c > 700.0):
-            raise DivergenceError(
-                f"SGD diverged at iteration {t} with constant step lr={lr}: the step is more than e^700 "
-                "times the parameters' norm; use a smaller lr"
-            )
-        c = np.exp(np.minimum(log_c, 700.0))
-        unew = u + c[:, None] * (v / vnorm[:, None])
-        n = np.linalg.norm(unew, axis=1)
-        u = unew / n[:, None]
-        sigma = np.minimum(sigma + np.log(n), LOG_SCALE_CAP / L)
-        if not (np.all(np.isfinite(u)) and np.all(np.isfinite(sigma))):
-            raise DivergenceError(f"SGD produced non-finite parameters at iteration {t} (lr={lr})")
-
-    history = {"iteration": pts.astype(np.int64)}
-    for k, vals in hist.items():
-        arr = np.stack(vals, axis=0)
-        history[k] = arr if batched else arr[:, 0]
-    return GDResult(
-        w=u if batched else u[0],
-        beta=history["beta"][-1],
-        log_norm_w=history["log_norm_w"][-1],
-        log_loss=history["log_loss"][-1],
-        margin=history["margin"][-1],
-        history=history,
-        schedule=schedule,
-        loss=loss,
-        steps=steps,
-    )
+    # The parameters themselves as coordinates (not net._coordinates): the arithmetic sgd always had.
+    coords = _Coordinates(net, X * y[:, None])
+    return _descend(coords, u, sigma, L=net.depth, steps=steps, rule=rule, loss=loss, pts=_record_points(steps, record),
+                    batched=batched, sampler=batches.__getitem__, name="SGD")

@@ -33,10 +33,50 @@ Schedules (each parameter vector in a batch runs its own):
     factor keeps :math:`\log(1/\mathcal L)` growing linearly in :math:`t`, in the spirit of the
     loss-based rates of Lyu & Li (2020).
 
-The two fast schedules are **reparameterizations of gradient flow, not the
+``"loss-clock"``
+    The relative step is :math:`c_t = \min\bigl(\kappa\,\rho/\rho',\ \delta_t\bigr)` with
+    :math:`\rho = \max(\log(1/\mathcal L), 1)`, :math:`\rho' = d\rho/dc` to first order,
+    :math:`\kappa` = ``rate`` and :math:`\delta_t` the angular step.  The first term raises
+    :math:`\rho` by at most :math:`\kappa\rho` per step (to first order), so that
+    :math:`\log(1/\mathcal L)` grows at most geometrically; the second takes over once it is
+    the smaller.  Written for large initializations (:func:`ibcore.signed.descent_path`,
+    chapter 14): there the weights hardly move relative to their size while the predictor
+    moves a lot (the kernel regime), so the angular schedule's first step, a fixed
+    fraction of :math:`\|\mathbf w\|`, jumps over the whole kernel phase (at init scale
+    :math:`\alpha = 100`, from :math:`\log(1/\mathcal L) = -\log N` to about :math:`5\cdot10^3` in
+    one step), and the normalized one slows down there as :math:`\log(1/\mathcal L)` grows.
+    With :math:`\mathbf w = e^\sigma\mathbf u`, :math:`d\log(1/\mathcal L)/dc = e^{G-\log\mathcal L + L\sigma}\|\mathbf v\|`,
+    :math:`G` the log of the loss-derivative mass (:math:`=\log\mathcal L` for the exponential loss).
+
+The three fast schedules are **reparameterizations of gradient flow, not the
 theorems' bounded step sizes**: their step sizes grow without bound as the loss
 vanishes.  They follow the same path as small constant steps (compared at equal
 :math:`\|\mathbf w\|`, which the tests check), only much faster along it.
+
+One loop for every descent of the package (``_descend``): :func:`gradient_descent`,
+:func:`ibcore.signed.descent_path` (the loss clock from a zero predictor),
+:func:`ibcore.stochastic.sgd` and :func:`ibcore.steepest.steepest_descent` are thin wrappers
+that validate their arguments and call it with
+
+- a **step rule** (:mod:`ibcore._schedules`): the schedule, as an object giving
+  :math:`\log c` from the iteration, the scale and the loss terms, with flags telling the
+  loop whether the step size is fixed (divergence test), the same for every run, and
+  whether it reads the loss value;
+- a **batch sampler**: ``None`` (the full batch, the default) or ``t -> rows``, the
+  mini-batch of step ``t``; the loss weights are then a softmax over the batch, and a
+  state-dependent step size is taken from the full data;
+- optionally a **direction map** ``(v, t) -> d`` applied to the descent direction before
+  the step (steepest descent in the ℓ1 or ℓ∞ norm on a linear predictor: the step is
+  still :math:`\mathbf u \leftarrow (\mathbf u + c\,\mathbf d/\|\mathbf d\|)/\|\cdot\|` in ℓ2, so the
+  scale/direction representation holds; only the direction is not the gradient's);
+- the coordinates to run in, whether to skip records of a zero predictor, and the name
+  used in error messages.
+
+The default path (full batch, no direction map) costs one method call per step more than
+a loop written for one schedule.  The wrappers use this module's internal API only:
+``_check_problem`` (net and data), ``_initial`` and :func:`split_scale` (the start),
+``_record_points``, ``_check_separable`` and ``_descend``; the schedules live in
+:mod:`ibcore._schedules`.
 
 Speed: the loop runs in coordinates the net chooses (``net._coordinates``, an isometry of
 parameter space).  By default they are the parameters themselves, with the arithmetic of
@@ -64,6 +104,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._checks import as_float_array, check_choice, check_dataset, check_positive_float, check_positive_int
+from ._schedules import SCHEDULES, FullDataStep, StepRule, make_rule
 from .errors import DivergenceError, IbcoreTypeError, IbcoreValueError, ShapeError
 from .losses import LOG_SCALE_CAP, LOSSES, _exp_terms, loss_terms
 from .nets import Parameterization
@@ -71,8 +112,6 @@ from .progress import DELAY as PROGRESS_DELAY
 from .progress import Progress, progress_enabled
 
 __all__ = ["SCHEDULES", "GDResult", "gradient_descent", "split_scale", "angles_at_equal_norm"]
-
-SCHEDULES = frozenset({"constant", "angular", "normalized"})
 
 #: A run whose log-loss rises this far above its starting value (the loss grew by
 #: e^20, about 5e8) is diverging: gradient descent with a step small enough for the
@@ -119,6 +158,7 @@ def split_scale(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _record_points(steps: int, record) -> np.ndarray:
+    """The sorted iterations to record: ``record`` log-spaced ones (an int >= 2) or the given array, plus 0 and ``steps``."""
     if isinstance(record, (int, np.integer)) and not isinstance(record, bool):
         k = check_positive_int("record", record, minimum=2)
         pts = np.unique(np.round(np.logspace(0, np.log10(max(steps, 1)), k - 1)).astype(int))
@@ -132,6 +172,7 @@ def _record_points(steps: int, record) -> np.ndarray:
 
 
 def _initial(net: Parameterization, init, init_scale: float) -> tuple[np.ndarray, bool]:
+    """``(w0 (B, P), batched)`` from ``init``: None (seed 0), a seed or Generator for ``net.init``, or parameters."""
     if init is None:
         init = 0
     if isinstance(init, (int, np.integer, np.random.Generator)) and not isinstance(init, bool):
@@ -140,6 +181,16 @@ def _initial(net: Parameterization, init, init_scale: float) -> tuple[np.ndarray
     if w.shape[-1] != net.n_params:
         raise ShapeError(f"init must have {net.n_params} parameters in its last axis, got shape {w.shape}")
     return (w.copy() if w.ndim == 2 else w[None, :].copy()), w.ndim == 2
+
+
+def _check_problem(net: Parameterization, X, y) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``net`` and the data set (X (N, D) matching ``net.dim``, labels in {-1, +1})."""
+    if not isinstance(net, Parameterization):
+        raise IbcoreTypeError(f"net must be an ibcore.nets parameterization, got {type(net).__name__}")
+    X, y = check_dataset(X, y)
+    if X.shape[1] != net.dim:
+        raise ShapeError(f"X has {X.shape[1]} features but net.dim is {net.dim}")
+    return X, y
 
 
 def gradient_descent(
@@ -154,6 +205,7 @@ def gradient_descent(
     init=None,
     init_scale: float = 1.0,
     T: float = 1000.0,
+    rate: float = 0.02,
     record=60,
     progress: bool | None = None,
 ) -> GDResult:
@@ -165,17 +217,20 @@ def gradient_descent(
         Number of iterations (>= 1).
     lr
         The step size :math:`\\eta` (``"constant"``), the initial relative step :math:`\\delta_0`
-        (``"angular"``), or the loss-based rate's constant (``"normalized"``); finite, > 0.
+        (``"angular"``, ``"loss-clock"``), or the loss-based rate's constant (``"normalized"``); finite, > 0.
     schedule
-        ``"constant"``, ``"angular"`` or ``"normalized"`` (see the module docstring: the last
-        two are reparameterizations of gradient flow, not the theorems' bounded steps).
+        ``"constant"``, ``"angular"``, ``"normalized"`` or ``"loss-clock"`` (see the module docstring:
+        all but the first are reparameterizations of gradient flow, not the theorems' bounded steps).
     loss
         ``"exp"`` (the paper's) or ``"logistic"``.
     init
         ``None`` (seed 0), an int seed or numpy Generator (``net.init(init, scale=init_scale)``),
         or parameters of shape ``(P,)`` or ``(B, P)``; a batch runs B independent descents.
     T
-        Decay time of the angular schedule, :math:`\\delta_t = \\text{lr}/(1 + t/T)`.
+        Decay time of the angular step, :math:`\\delta_t = \\text{lr}/(1 + t/T)` (``"angular"``, ``"loss-clock"``).
+    rate
+        The loss clock's :math:`\\kappa` (``"loss-clock"`` only): :math:`\\log(1/\\mathcal L)` grows by at
+        most a factor :math:`1 + \\kappa` per step, to first order.
     record
         Number of log-spaced iterations to record (0 and ``steps`` always included), or an
         array of iterations.
@@ -192,33 +247,74 @@ def gradient_descent(
         If a ``"constant"`` step makes the loss explode (it rose by a factor e^20 over its start,
         or a value overflowed); the message names the step size and the iteration.
     """
-    if not isinstance(net, Parameterization):
-        raise IbcoreTypeError(f"net must be an ibcore.nets parameterization, got {type(net).__name__}")
-    X, y = check_dataset(X, y)
-    if X.shape[1] != net.dim:
-        raise ShapeError(f"X has {X.shape[1]} features but net.dim is {net.dim}")
+    X, y = _check_problem(net, X, y)
     steps = check_positive_int("steps", steps)
     lr = check_positive_float("lr", lr)
     T = check_positive_float("T", T)
     init_scale = check_positive_float("init_scale", init_scale)
-    check_choice("schedule", schedule, SCHEDULES)
+    rule = make_rule(schedule, lr, T, rate)
     check_choice("loss", loss, LOSSES)
     _check_separable(X, y)
 
     w0, batched = _initial(net, init, init_scale)
     u, sigma = split_scale(w0)
-    L = net.depth
     Xy = X * y[:, None]  # rows y_n x_n
-    pts = _record_points(steps, record)
     coords = net._coordinates(Xy)  # the net's cheapest isometric coordinates (see nets._Coordinates)
+    return _descend(coords, u, sigma, L=net.depth, steps=steps, rule=rule, loss=loss,
+                    pts=_record_points(steps, record), batched=batched, progress=progress)
+
+
+def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss: str, pts, batched: bool,
+             progress: bool | None = False, sampler=None, direction=None, skip_zero: bool = False,
+             name: str = "gradient descent") -> GDResult:
+    """The training loop, shared by every descent of the package; arguments already validated.
+
+    ``coords``
+        The coordinates to run in (``net._coordinates(Xy)``, or ``nets._Coordinates(net, Xy)``
+        for the parameters themselves), built on the rows ``Xy`` = y_n x_n.
+    ``u``, ``sigma``
+        The start, unit directions (B, P) and log-norms (B,) (:func:`split_scale`); a zero row
+        with ``sigma = 0`` starts at w = 0, which moves only where the gradient at 0 is not zero
+        (a linear predictor: steepest descent's default start).
+    ``rule``
+        The step rule (:mod:`ibcore._schedules`: ``log_step`` and the flags ``fixed``,
+        ``uniform``, ``needs_log_loss``).
+    ``pts``
+        Iterations to record (:func:`_record_points`); ``batched``: keep the batch axis.
+    ``sampler``
+        ``None`` (full batch, the default) or a callable ``t -> rows``, the sorted sample
+        indices of the mini-batch of step ``t``.  The step then follows the gradient of the
+        batch sum; a non-``fixed`` rule takes its step size from the full data
+        (:class:`~ibcore._schedules.FullDataStep`).  Records and the divergence test always
+        use the full data.
+    ``direction``
+        ``None`` or a map ``(v, t) -> d`` applied to the pullback ``v`` of the loss weights (a
+        state, batch on its second-to-last axis) before the step, which then goes along
+        ``d / ||d||``: steepest descent in another norm (:mod:`ibcore.steepest`).  Such maps are
+        not invariant under the isometries the net's coordinates may apply, so use them with
+        the parameter coordinates only.
+    ``skip_zero``
+        Skip records at which some predictor is exactly zero (it has no direction) instead
+        of recording the zero vector with margin 0; raises if nothing is recorded.
+    ``progress``
+        As in :func:`gradient_descent` (the wrappers pass ``False``).
+    ``name``
+        How error messages call the method (``"SGD"``, ``"steepest descent"``).
+    """
+    pts = np.asarray(pts, dtype=np.int64)
     s = coords.encode(u)
-    hist = {k: [] for k in ("log_loss", "margin", "log_norm_w", "beta")}
+    hist = {k: [] for k in ("iteration", "log_loss", "margin", "log_norm_w", "beta")}
     rec = [int(p) for p in pts] + [-1]
     cap = LOG_SCALE_CAP / L
-    # The angular step needs no loss value; the others need it at every step.
-    every_log_loss = schedule != "angular" or loss != "exp"
+    # The angular step needs no loss value; the others need it at every step, and so do mini-batches
+    # (the divergence test and a state-dependent step size use the full loss).
+    every_log_loss = rule.needs_log_loss or loss != "exp" or sampler is not None
+    fixed = rule.fixed
+    step_rule = rule if sampler is None or fixed else FullDataStep(rule)
+    sqnorms = coords.sqnorms
 
-    bar = Progress(steps, progress_enabled(progress, steps * w0.shape[0]), desc=f"GD ({schedule})",
+    n_runs = s.shape[-2]
+    bar = Progress(steps, progress_enabled(progress, steps * n_runs), desc=f"GD ({rule.name})",
                    delay=0.0 if progress else PROGRESS_DELAY)
     start_log_loss = None
     next_rec = 0
@@ -240,51 +336,73 @@ def gradient_descent(
                 if start_log_loss is None:
                     start_log_loss = log_loss.copy()
                 if recording:
-                    # P(w) = 0 (e.g. two zero layers: a saddle GD never leaves) has no direction:
-                    # it is recorded as the zero vector with margin 0, never as 0/0 = NaN.
-                    beta_u = coords.predictor(s)
-                    nb = np.linalg.norm(beta_u, axis=1)
-                    safe = np.where(nb > 0, nb, 1.0)
-                    hist["log_loss"].append(log_loss.copy())
-                    hist["margin"].append(np.min(mT, axis=0) / safe)
-                    hist["log_norm_w"].append(sigma.copy())
-                    hist["beta"].append(beta_u / safe[:, None])
+                    _record(hist, coords, s, mT, sigma, log_loss, t, skip_zero)
                     next_rec += 1
                 if t == steps:
                     break
-                if schedule == "constant":
-                    _check_divergence(log_loss, start_log_loss, lr, t)
-                v = pullback(weightsT)  # descent direction in the coordinates
-                step = (schedule, coords.sqnorms, s, sigma, lr, t, T, L, log_loss, log_grad_mass)
-                s_new, sig_new = _fast_step(*step, v)
+                if fixed:
+                    _check_divergence(log_loss, start_log_loss, rule.lr, t, name)
+                if sampler is None:
+                    pT, rows = weightsT, None
+                    step = (step_rule, sqnorms, s, sigma, t, L, lsl, log_loss, log_grad_mass)
+                else:
+                    rows = sampler(t)
+                    batch = loss_terms(mT.T[:, rows], lsl, loss)  # weights: a softmax over the batch only
+                    pT = batch.weights.T
+                    if not fixed:
+                        step_rule.set_full(t, L, sigma, lsl, log_loss, log_grad_mass, np.sqrt(sqnorms(pullback(weightsT))))
+                    step = (step_rule, sqnorms, s, sigma, t, L, lsl, batch.log_loss, batch.log_grad_mass)
+                v = pullback(pT, rows)  # descent direction in the coordinates
+                if direction is not None:
+                    v = direction(v, t)
+                s_new, sig_new = _fast_step(*step, v, name)
                 if not math.isfinite(np.add.reduce(sig_new)):  # a zero gradient, a huge step, or divergence
-                    s_new, sig_new = _careful_step(*step, pullback(weightsT))
+                    v = pullback(pT, rows)
+                    s_new, sig_new = _careful_step(*step, v if direction is None else direction(v, t), name)
                 s, sigma = s_new, np.minimum(sig_new, cap)
                 bar.update(t + 1)
     finally:
         bar.close()
 
-    history = {"iteration": pts.astype(np.int64)}
+    if not hist["iteration"]:
+        raise IbcoreValueError("nothing was recorded: the predictor stayed exactly zero")
+    history = {"iteration": np.asarray(hist.pop("iteration"), dtype=np.int64)}
     for k, vals in hist.items():
         arr = np.stack(vals, axis=0)
         history[k] = arr if batched else arr[:, 0]
     u = coords.decode(s)
-    beta_dir = history["beta"][-1]
-    last = lambda a: a[-1]  # noqa: E731
     return GDResult(
         w=u if batched else u[0],
-        beta=beta_dir,
-        log_norm_w=last(history["log_norm_w"]),
-        log_loss=last(history["log_loss"]),
-        margin=last(history["margin"]),
+        beta=history["beta"][-1],
+        log_norm_w=history["log_norm_w"][-1],
+        log_loss=history["log_loss"][-1],
+        margin=history["margin"][-1],
         history=history,
-        schedule=schedule,
+        schedule=rule.name,
         loss=loss,
         steps=steps,
     )
 
 
-def _fast_step(schedule, sqnorms, s, sigma, lr, t, T, L, log_loss, log_grad_mass, v):
+def _record(hist: dict, coords, s, mT, sigma, log_loss, t: int, skip_zero: bool) -> None:
+    """Append iteration ``t``'s loss, margin, log-norm and unit predictor to ``hist``.
+
+    P(w) = 0 (e.g. two zero layers: a saddle GD never leaves) has no direction: it is recorded
+    as the zero vector with margin 0, never as 0/0 = NaN, or the record is skipped (``skip_zero``).
+    """
+    beta_u = coords.predictor(s)
+    nb = np.linalg.norm(beta_u, axis=1)
+    if skip_zero and not np.all(nb > 0):
+        return
+    safe = np.where(nb > 0, nb, 1.0)
+    hist["iteration"].append(t)
+    hist["log_loss"].append(log_loss.copy())
+    hist["margin"].append(np.min(mT, axis=0) / safe)
+    hist["log_norm_w"].append(sigma.copy())
+    hist["beta"].append(beta_u / safe[:, None])
+
+
+def _fast_step(rule, sqnorms, s, sigma, t, L, lsl, log_loss, log_grad_mass, v, name="gradient descent"):
     """One step ``s <- (s + c v/||v||)/||.||``, ``sigma <- sigma + log||.||``, in place in ``v``.
 
     The arithmetic of the original loop operation for operation (so nets in the default
@@ -292,15 +410,16 @@ def _fast_step(schedule, sqnorms, s, sigma, lr, t, T, L, log_loss, log_grad_mass
     allocating: large states are not re-allocated at every step.  Valid whenever every
     result is finite; the caller checks ``sigma`` and otherwise redoes the step with
     :func:`_careful_step` from a fresh ``v`` (a zero ``v`` gives 0/0 here, a step too large
-    for float64 gives inf).  The divergence check of the constant schedule is here.
+    for float64 gives inf).  ``c`` comes from the step ``rule`` (:mod:`ibcore._schedules`); a
+    ``fixed`` rule's step beyond e^700 raises ``DivergenceError``.
     """
     vnorm = np.sqrt(sqnorms(v))
-    if schedule == "angular":
-        c = np.exp(np.log(lr / (1.0 + t / T)))  # the same for every parameter vector
+    log_c = rule.log_step(t, L, sigma, lsl, log_loss, log_grad_mass, vnorm)
+    if rule.uniform:
+        c = np.exp(log_c)  # the same for every parameter vector
     else:
-        log_c = _log_step(schedule, lr, t, T, L, sigma, log_loss, log_grad_mass, vnorm)
-        if schedule == "constant" and np.maximum.reduce(log_c) > 700.0:
-            _raise_step_overflow(lr, t)
+        if rule.fixed and np.maximum.reduce(log_c) > 700.0:
+            _raise_step_overflow(rule.lr, t, name)
         c = np.exp(np.minimum(log_c, 700.0))[:, None]
     unew = v
     unew /= vnorm[:, None]
@@ -311,14 +430,14 @@ def _fast_step(schedule, sqnorms, s, sigma, lr, t, T, L, log_loss, log_grad_mass
     return unew, sigma + np.log(n)
 
 
-def _careful_step(schedule, sqnorms, s, sigma, lr, t, T, L, log_loss, log_grad_mass, v):
+def _careful_step(rule, sqnorms, s, sigma, t, L, lsl, log_loss, log_grad_mass, v, name="gradient descent"):
     """The step of :func:`_fast_step` for the cases it cannot take, raising where no step exists."""
     vnorm = np.sqrt(sqnorms(v))
     # w = 0 in some layer (a saddle of P): the gradient vanishes and GD stays put.
     vnorm = np.where(vnorm == 0, 1.0, vnorm)
-    log_c = _log_step(schedule, lr, t, T, L, sigma, log_loss, log_grad_mass, vnorm)
-    if schedule == "constant" and np.any(log_c > 700.0):
-        _raise_step_overflow(lr, t)
+    log_c = np.broadcast_to(rule.log_step(t, L, sigma, lsl, log_loss, log_grad_mass, vnorm), sigma.shape)
+    if rule.fixed and np.any(log_c > 700.0):
+        _raise_step_overflow(rule.lr, t, name)
     c = np.exp(np.minimum(log_c, 700.0))
     unew = s + c[:, None] * (v / vnorm[:, None])
     n = np.sqrt(sqnorms(unew))
@@ -330,13 +449,13 @@ def _careful_step(schedule, sqnorms, s, sigma, lr, t, T, L, log_loss, log_grad_m
         n = big * np.sqrt(sqnorms(unew / big[:, None]))
     u, sig = unew / n[:, None], sigma + np.log(n)
     if not (np.all(np.isfinite(u)) and np.all(np.isfinite(sig))):
-        raise DivergenceError(f"gradient descent produced non-finite parameters at iteration {t} (lr={lr})")
+        raise DivergenceError(f"{name} produced non-finite parameters at iteration {t} (lr={rule.lr})")
     return u, sig
 
 
-def _raise_step_overflow(lr, t):
+def _raise_step_overflow(lr, t, name="gradient descent"):
     raise DivergenceError(
-        f"gradient descent diverged at iteration {t} with constant step lr={lr}: "
+        f"{name} diverged at iteration {t} with constant step lr={lr}: "
         "the step is more than e^700 times the parameters' norm; use a smaller lr"
     )
 
@@ -370,30 +489,14 @@ def _check_separable(X: np.ndarray, y: np.ndarray) -> None:
     check_separable(X, y)
 
 
-def _check_divergence(log_loss, start, lr, t):
+def _check_divergence(log_loss, start, lr, t, name="gradient descent"):
+    """Raise ``DivergenceError`` once the log-loss has risen :data:`DIVERGENCE_LOG_RISE` above ``start`` (or is NaN)."""
     # NaN fails the comparison, +inf exceeds the bound; -inf cannot occur (a_min is clipped to +-e^700)
     if not np.maximum.reduce(log_loss - start) <= DIVERGENCE_LOG_RISE:
         raise DivergenceError(
-            f"gradient descent diverged at iteration {t} with constant step lr={lr}: the loss rose by more "
+            f"{name} diverged at iteration {t} with constant step lr={lr}: the loss rose by more "
             f"than a factor e^{DIVERGENCE_LOG_RISE:g} over its starting value; use a smaller lr"
         )
-
-
-def _log_relative_step(schedule, lr, t, T, L, sigma, terms, vnorm):
-    """log of c, the step along the unit descent direction relative to ||w||, from :class:`~ibcore.losses.LossTerms`."""
-    return _log_step(schedule, lr, t, T, L, sigma, terms.log_loss, terms.log_grad_mass, vnorm)
-
-
-def _log_step(schedule, lr, t, T, L, sigma, log_loss, log_grad_mass, vnorm):
-    """log of c, the step along the unit descent direction relative to ||w||."""
-    if schedule == "angular":
-        return np.full_like(sigma, np.log(lr / (1.0 + t / T)))
-    # ||grad L_P(w)|| = |L'|-mass * s^(L-1) * ||v||, so eta*||grad|| / s = eta * mass * s^(L-2) * ||v||.
-    base = log_grad_mass + (L - 2) * sigma + np.log(vnorm)
-    if schedule == "constant":
-        return np.log(lr) + base
-    rho = np.maximum(-log_loss, 1.0)
-    return np.log(lr) + base - log_loss - (2.0 - 2.0 / L) * np.log(rho)
 
 
 def angles_at_equal_norm(reference: GDResult, other: GDResult) -> tuple[np.ndarray, np.ndarray]:

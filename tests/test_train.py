@@ -213,10 +213,11 @@ def test_fast_separability_certificate_agrees_with_the_lp():
     assert 0 < verdicts < len(cases)  # both verdicts were exercised
 
 
-@pytest.mark.parametrize("schedule", ["constant", "angular", "normalized"])
+@pytest.mark.parametrize("schedule", ["constant", "angular", "normalized", "loss-clock"])
 def test_fast_and_careful_steps_agree(small_data, schedule):
     # The loop takes the in-place step and falls back to the careful one only when a value is
     # not finite; where both apply they must be the same map.
+    from ibcore._schedules import make_rule
     from ibcore.train import _careful_step, _fast_step
 
     X, y = small_data
@@ -226,7 +227,7 @@ def test_fast_and_careful_steps_agree(small_data, schedule):
     sigma = np.array([0.1, 2.0, -1.0])
     mT, pullback = coords.linearize(s)
     log_loss = np.array([-0.5, -3.0, 0.2])
-    args = (schedule, coords.sqnorms, s, sigma, 0.05, 7, 100.0, 3, log_loss, log_loss)
+    args = (make_rule(schedule, 0.05, T=100.0), coords.sqnorms, s, sigma, 7, 3, 3 * sigma, log_loss, log_loss)
     fast = _fast_step(*args, pullback(np.full(mT.shape, 1 / 3)))
     careful = _careful_step(*args, pullback(np.full(mT.shape, 1 / 3)))
     np.testing.assert_allclose(fast[0], careful[0], rtol=1e-13, atol=1e-15)
