@@ -1,5 +1,5 @@
-"""ibcore.signed: the signed diagonal network (closed-form vjp against finite differences,
-homogeneity and Euler's identity, the conserved quantities of its gradient flow), the
+"""ibcore.signed: the signed diagonal network (its closed form and the conserved quantities
+of its gradient flow; the contract of every net is in test_contract.py), the
 loss-clock path against the engine of ibcore.train, its two limits on seeded data, the
 path-reading helpers on hand-made arrays, and one test per bad input."""
 
@@ -17,46 +17,13 @@ from ibcore.train import gradient_descent
 NETS = [SignedDiagonal(5, 1), SignedDiagonal(5, 2), SignedDiagonal(6, 3), SignedDiagonal(4, 5)]
 
 
-def central_difference_vjp(net, w, g, eps=1e-6):
-    fd = np.zeros_like(w)
-    for i in range(w.size):
-        e = np.zeros_like(w)
-        e[i] = eps
-        fd[i] = g @ (net.predictor(w + e) - net.predictor(w - e)) / (2 * eps)
-    return fd
-
-
 @pytest.mark.parametrize("net", NETS, ids=repr)
-def test_vjp_matches_central_differences(net):
-    rng = np.random.default_rng(1)
-    w = net.init(2, scale=2.0)
-    g = rng.standard_normal(net.dim)
-    # central differences of a degree-L polynomial: error O(eps^2 * third derivative), ~1e-10 here
-    np.testing.assert_allclose(net.vjp(w, g), central_difference_vjp(net, w, g), atol=1e-7, rtol=1e-6)
-
-
-@pytest.mark.parametrize("net", NETS, ids=repr)
-def test_predictor_is_u_power_minus_v_power_and_batch_equals_loop(net):
-    rng = np.random.default_rng(3)
+def test_predictor_is_u_power_minus_v_power(net):
+    # vjp, batches, homogeneity and Euler: tests/test_contract.py
     W = net.init(4, batch=5)
-    G = rng.standard_normal((5, net.dim))
     u, v = net.unflatten(W)
     np.testing.assert_allclose(net.predictor(W), u**net.depth - v**net.depth, rtol=1e-13, atol=1e-15)
-    V = net.vjp(W, G)
-    for b in range(5):
-        np.testing.assert_allclose(V[b], net.vjp(W[b], G[b]), rtol=1e-12, atol=1e-14)
-    np.testing.assert_array_equal(net.flatten(net.unflatten(W)), W)
     assert net.n_params == 2 * net.dim and net.layer_shapes == [(net.dim,), (net.dim,)]
-
-
-@pytest.mark.parametrize("net", NETS, ids=repr)
-def test_homogeneity_and_euler(net):
-    rng = np.random.default_rng(5)
-    w = net.init(6)
-    z = rng.standard_normal(net.dim)
-    for a in (-1.7, 0.3, 2.5):  # homogeneous of degree L for every real a, negative ones included
-        np.testing.assert_allclose(net.predictor(a * w), a**net.depth * net.predictor(w), rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(w @ net.vjp(w, z), net.depth * (net.predictor(w) @ z), rtol=1e-11)
 
 
 def test_uniform_init_starts_at_beta_zero():
