@@ -56,6 +56,7 @@ def descent_path(
     T: float = 1e4,
     loss: str = "exp",
     record=200,
+    progress: bool | None = None,
 ) -> GDResult:
     r"""Gradient descent from ``init`` (e.g. :meth:`SignedDiagonal.uniform_init`), resolved in the loss.
 
@@ -77,7 +78,8 @@ def descent_path(
     ``init`` must be parameters, shape ``(P,)`` or ``(B, P)`` (each row runs its own
     schedule).  Records at which some predictor is exactly zero (iteration 0 from
     :math:`\mathbf u = \mathbf v`) are skipped: :math:`\boldsymbol\beta = 0` has no direction.
-    No progress bar is shown.  Returns a :class:`~ibcore.train.GDResult` with ``schedule`` set
+    ``progress``: a progress bar on stderr, as in :func:`ibcore.train.gradient_descent` (``None``:
+    in a terminal or a Jupyter kernel once the run has lasted 2 s; ``IBCORE_PROGRESS=0`` silences it).  Returns a :class:`~ibcore.train.GDResult` with ``schedule`` set
     to the one used.  Raises as ``gradient_descent`` does (``NotSeparableError``,
     ``DivergenceError`` for a constant step that makes the loss explode, bad arguments).
     """
@@ -91,7 +93,8 @@ def descent_path(
 
     u, sigma = split_scale(w0)
     return _descend(net._coordinates(X * y[:, None]), u, sigma, L=net.depth, steps=steps, rule=rule, loss=loss,
-                    pts=_record_points(steps, record), batched=batched, skip_zero=True)
+                    pts=_record_points(steps, record), batched=batched, skip_zero=True,
+                    progress=progress)
 
 
 # --------------------------------------------------------------------------- reading a path

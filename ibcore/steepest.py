@@ -173,6 +173,7 @@ def steepest_descent(
     loss: str = "exp",
     init=None,
     record=60,
+    progress: bool | None = None,
 ) -> SteepestResult:
     r"""Steepest descent w.r.t. ``norm`` on the linear predictor (module docstring).
 
@@ -180,6 +181,8 @@ def steepest_descent(
     ``(D,)`` or ``(B, D)`` (a batch runs B independent descents).  ``record``: as in
     :func:`ibcore.train.gradient_descent`; records at a zero predictor (iteration 0 from
     :math:`\boldsymbol\beta(0) = 0`) are skipped, since it has no direction.
+    ``progress``: a progress bar on stderr, as in :func:`ibcore.train.gradient_descent` (``None``:
+    in a terminal or a Jupyter kernel once the run has lasted 2 s; ``IBCORE_PROGRESS=0`` silences it).
 
     Raises ``NotSeparableError`` for non-separable data, ``DivergenceError`` when a constant
     step makes the loss explode, and ``IbcoreValueError``/``ShapeError``/``IbcoreTypeError``
@@ -204,7 +207,8 @@ def steepest_descent(
     # isometries other coordinates apply (module docstring).
     coords = _Coordinates(linear, X * y[:, None])
     run = _descend(coords, u, sigma, L=1, steps=steps, rule=rule, loss=loss, pts=_record_points(steps, record),
-                   batched=batched, direction=_direction_map(norm), skip_zero=True, name="steepest descent")
+                   batched=batched, direction=_direction_map(norm), skip_zero=True, name="steepest descent",
+                   progress=progress)
     return SteepestResult(**{f.name: getattr(run, f.name) for f in fields(GDResult)}, norm=norm)
 
 

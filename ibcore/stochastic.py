@@ -98,6 +98,7 @@ def sgd(
     T: float = 1000.0,
     rate: float = 0.02,
     record=60,
+    progress: bool | None = None,
 ) -> GDResult:
     """Mini-batch SGD on ``net`` with data ``X`` (N, D), labels ``y`` in {-1, +1}; returns a :class:`~ibcore.train.GDResult`.
 
@@ -107,7 +108,8 @@ def sgd(
     seeded separately (``None`` means seed 0 of ``net.init``).  The schedules are those of
     ``gradient_descent``; all but ``"constant"`` take the step size from the full data (module
     docstring) and are reparameterizations of (stochastic) gradient flow, not bounded steps.
-    No progress bar is shown.
+    ``progress``: a progress bar on stderr, as in :func:`ibcore.train.gradient_descent` (``None``:
+    in a terminal or a Jupyter kernel once the run has lasted 2 s; ``IBCORE_PROGRESS=0`` silences it).
 
     Raises
     ------
@@ -131,4 +133,4 @@ def sgd(
     # The parameters themselves as coordinates (not net._coordinates): the arithmetic sgd always had.
     coords = _Coordinates(net, X * y[:, None])
     return _descend(coords, u, sigma, L=net.depth, steps=steps, rule=rule, loss=loss, pts=_record_points(steps, record),
-                    batched=batched, sampler=batches.__getitem__, name="SGD")
+                    batched=batched, sampler=batches.__getitem__, name="SGD", progress=progress)

@@ -314,7 +314,7 @@ def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss: str,
     sqnorms = coords.sqnorms
 
     n_runs = s.shape[-2]
-    bar = Progress(steps, progress_enabled(progress, steps * n_runs), desc=f"GD ({rule.name})",
+    bar = Progress(steps, progress_enabled(progress, steps * n_runs), desc=f"{'GD' if name == 'gradient descent' else name} ({rule.name})",
                    delay=0.0 if progress else PROGRESS_DELAY)
     start_log_loss = None
     next_rec = 0

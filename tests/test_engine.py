@@ -211,3 +211,25 @@ def test_wrappers_name_themselves_in_divergence_reports():
         steepest_descent(X, y, norm="linf", steps=100, lr=1e305, init=bad)
     with pytest.raises(DivergenceError, match="^gradient descent diverged at iteration"):
         gradient_descent(FullyConnected(8, 2), X, y, steps=100, lr=1000.0)
+
+
+def test_wrappers_show_a_progress_bar_when_asked(monkeypatch, capsys):
+    monkeypatch.delenv("IBCORE_PROGRESS", raising=False)
+    from ibcore.data import gaussian
+    from ibcore.nets import SignedDiagonal
+    from ibcore.signed import descent_path
+    from ibcore.steepest import steepest_descent
+    from ibcore.stochastic import sgd
+
+    X, y = gaussian(4, 6, seed=1)
+    net = SignedDiagonal(6, 2)
+    runs = {
+        "GD (loss-clock)": lambda p: descent_path(net, X, y, init=net.uniform_init(0.1), steps=50, lr=0.1, progress=p),
+        "SGD (constant)": lambda p: sgd(net, X, y, steps=50, lr=0.1, batch_size=2, progress=p),
+        "steepest descent (constant)": lambda p: steepest_descent(X, y, norm="l1", steps=50, lr=0.1, progress=p),
+    }
+    for desc, run in runs.items():
+        run(False)
+        assert capsys.readouterr().err == ""
+        run(True)
+        assert desc in capsys.readouterr().err
