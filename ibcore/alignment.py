@@ -260,22 +260,27 @@ def min_norm_factorization(net: FullyConnected, beta, seed=0, *, tol: float = 1e
     nb = float(np.linalg.norm(beta))
     if nb == 0:
         raise IbcoreValueError("beta = 0 has the trivial factorization w = 0; nothing to solve")
+    return _slsqp_factorization(net, beta, nb, net.init(as_rng("seed", seed)), factorization_cost(beta, net.depth), tol)
+
+
+def _slsqp_factorization(net, beta: np.ndarray, nb: float, w0: np.ndarray, cost: float, tol: float) -> MinNormFactorization:
+    """min ||w||^2 s.t. P(w) = beta / ||beta|| by SLSQP from ``w0``, scaled back by ||beta||^(1/L); ``cost`` the closed form.
+
+    The constraint Jacobian comes from ``net.vjp`` (row d is grad_w P(w)[d]).  Raises
+    :class:`~ibcore.errors.SolverError` if SLSQP fails or leaves the constraint violated by
+    more than 1e-8 (relative).
+    """
     target = beta / nb
-    rng = as_rng("seed", seed)
     eye = np.eye(net.dim)
-
-    def constraint(w):
-        return net.predictor(w) - target
-
-    def jacobian(w):
-        return net.vjp(np.broadcast_to(w, (net.dim, w.size)), eye)  # (D, P)
-
-    w0 = net.init(rng)
     res = minimize(
         lambda w: float(w @ w),
         w0,
         jac=lambda w: 2.0 * w,
-        constraints=[{"type": "eq", "fun": constraint, "jac": jacobian}],
+        constraints=[{
+            "type": "eq",
+            "fun": lambda w: net.predictor(w) - target,
+            "jac": lambda w: net.vjp(np.broadcast_to(w, (net.dim, w.size)), eye),  # (D, P)
+        }],
         method="SLSQP",
         options={"ftol": tol, "maxiter": 2000},
     )
@@ -284,5 +289,4 @@ def min_norm_factorization(net: FullyConnected, beta, seed=0, *, tol: float = 1e
     if not res.success or residual > 1e-8:
         raise SolverError(f"SLSQP did not find a factorization: {res.message} (constraint residual {residual:.2e})")
     value = float(w @ w)
-    cost = factorization_cost(beta, net.depth)
     return MinNormFactorization(w=w, value=value, cost=cost, ratio=value / cost, constraint_residual=residual)

@@ -50,11 +50,10 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
-from scipy.optimize import minimize
 
 from . import alignment
 from ._checks import as_float_array, as_rng, check_choice, check_dataset, check_params
-from .errors import IbcoreTypeError, IbcoreValueError, ShapeError, SolverError
+from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
 from .fourier import bridge, dft
 from .losses import LOG_SCALE_CAP, LOSSES, loss_terms
 from .nets import Convolutional, Diagonal, FullyConnected, Parameterization
@@ -219,28 +218,8 @@ def min_norm_factorization(net: Parameterization, beta, seed=0, *, tol: float = 
     nb = float(np.linalg.norm(beta))
     if nb == 0:
         raise IbcoreValueError("beta = 0 has the trivial factorization w = 0; nothing to solve")
-    target = beta / nb
-    eye = np.eye(net.dim)
-    w0 = random_factorization(net, target, seed)
-    res = minimize(
-        lambda w: float(w @ w),
-        w0,
-        jac=lambda w: 2.0 * w,
-        constraints=[{
-            "type": "eq",
-            "fun": lambda w: net.predictor(w) - target,
-            "jac": lambda w: net.vjp(np.broadcast_to(w, (net.dim, w.size)), eye),
-        }],
-        method="SLSQP",
-        options={"ftol": tol, "maxiter": 2000},
-    )
-    w = res.x * nb ** (1.0 / net.depth)
-    residual = float(np.linalg.norm(net.predictor(w) - beta) / nb)
-    if not res.success or residual > 1e-8:
-        raise SolverError(f"SLSQP did not find a factorization: {res.message} (constraint residual {residual:.2e})")
-    value = float(w @ w)
-    cost = float(induced_regularizer(net, beta))
-    return alignment.MinNormFactorization(w=w, value=value, cost=cost, ratio=value / cost, constraint_residual=residual)
+    w0 = random_factorization(net, beta / nb, seed)
+    return alignment._slsqp_factorization(net, beta, nb, w0, float(induced_regularizer(net, beta)), tol)
 
 
 def cost_ratio(net: Parameterization, w) -> np.ndarray | float:
