@@ -33,7 +33,6 @@ References and certificates (predictor space), with :math:`T = F_{n_1}\otimes F_
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -48,9 +47,10 @@ from ._checks import (
     check_vectors,
 )
 from .data import check_separable
-from .errors import IbcoreTypeError, IbcoreValueError, ShapeError, SolverError
+from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
 from .fourier import dft_matrix
 from .nets import Parameterization, _exclusive_products
+from .references import clarabel_solve
 
 __all__ = [
     "CertifiedLimit2D",
@@ -206,14 +206,7 @@ def min_fourier2_l1_margin(X, y, shape) -> Fourier2Reference:
     beta = cp.Variable(X.shape[1])
     margins = cp.multiply(y, X @ beta) >= 1
     problem = cp.Problem(cp.Minimize(cp.sum(cp.abs(dft2_matrix(shape) @ beta))), [margins])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            problem.solve(solver=cp.CLARABEL)
-    except cp.error.SolverError as exc:
-        raise SolverError(f"min_fourier2_l1_margin: Clarabel failed: {exc}") from exc
-    if problem.status != cp.OPTIMAL:
-        raise SolverError(f"min_fourier2_l1_margin: solver status {problem.status!r}, expected 'optimal'")
+    clarabel_solve("min_fourier2_l1_margin", problem)
     b = np.asarray(beta.value, dtype=np.float64)
     alpha = np.maximum(np.asarray(margins.dual_value, dtype=np.float64), 0.0)
     return Fourier2Reference(b, alpha, float(np.sum(np.abs(dft2(b, shape)))), problem.status)

@@ -42,7 +42,6 @@ any margin-1 predictor by weak duality with multipliers :math:`\alpha \ge 0`.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -56,8 +55,9 @@ from ._checks import (
     check_vectors,
 )
 from .data import check_separable
-from .errors import IbcoreTypeError, IbcoreValueError, ShapeError, SolverError
+from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
 from .nets import Parameterization
+from .references import clarabel_solve
 
 __all__ = [
     "FiniteGroup",
@@ -351,14 +351,7 @@ def min_weighted_nuclear_margin(X, y, irreps: list[Irrep], weights: str = "sqrt_
         wt = np.sqrt(r.dim) if weights == "sqrt_dim" else 1.0
         terms.append(wt * (cp.abs(U @ beta)[0] if r.dim == 1 else cp.normNuc(cp.reshape(U @ beta, (r.dim, r.dim), order="C"))))
     problem = cp.Problem(cp.Minimize(cp.sum(cp.hstack(terms))), [margins])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            problem.solve(solver=cp.CLARABEL)
-    except cp.error.SolverError as exc:
-        raise SolverError(f"min_weighted_nuclear_margin: Clarabel failed: {exc}") from exc
-    if problem.status != cp.OPTIMAL:
-        raise SolverError(f"min_weighted_nuclear_margin: solver status {problem.status!r}, expected 'optimal'")
+    clarabel_solve("min_weighted_nuclear_margin", problem)
     b = np.asarray(beta.value, dtype=np.float64)
     alpha = np.maximum(np.asarray(margins.dual_value, dtype=np.float64), 0.0)
     return GroupReference(b, alpha, float(problem.value), problem.status)

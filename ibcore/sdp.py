@@ -63,7 +63,6 @@ raises :class:`~ibcore.errors.SolverError` naming the problem and the status.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import cvxpy as cp
@@ -76,6 +75,7 @@ from .errors import IbcoreTypeError, IbcoreValueError, ShapeError, SolverError
 from .fourier import dft_matrix
 from .local import MultiChannelConvolutional
 from .nets import Convolutional
+from .references import clarabel_solve
 
 __all__ = [
     "INACCURATE_GAP_TOL",
@@ -184,17 +184,8 @@ def _signal_shape(beta_len: int, in_channels) -> tuple[int, int]:
 
 def _solve(name: str, problem: cp.Problem, gap_of=None) -> str:
     """Solve with Clarabel; apply the status policy of the module docstring."""
-    try:
-        with warnings.catch_warnings():  # "Solution may be inaccurate": handled below
-            warnings.simplefilter("ignore", UserWarning)
-            problem.solve(solver=cp.CLARABEL)
-    except cp.error.SolverError as exc:
-        raise SolverError(f"{name}: Clarabel failed: {exc}") from exc
-    if problem.status == cp.OPTIMAL:
-        return problem.status
-    if problem.status == cp.OPTIMAL_INACCURATE and gap_of is not None and gap_of() <= INACCURATE_GAP_TOL:
-        return problem.status
-    raise SolverError(f"{name}: solver status {problem.status!r}, expected 'optimal'")
+    accept = None if gap_of is None else (lambda: gap_of() <= INACCURATE_GAP_TOL)
+    return clarabel_solve(name, problem, accept_inaccurate=accept)
 
 
 def conv_norm(beta, kernel_size: int, in_channels: int = 1) -> tuple[float, np.ndarray]:
