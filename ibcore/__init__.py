@@ -17,7 +17,7 @@ from .errors import DivergenceError, NotSeparableError, ShapeError, SolverError
 
 __all__ = ["angle", "errors", "fourier", "DivergenceError", "NotSeparableError", "ShapeError", "SolverError"]
 
-_SUBMODULES = {"nets", "losses", "train", "data", "limits", "references", "certificates", "polish", "symbolic", "plots", "alignment", "experiments", "homogeneous", "lemmas", "depth", "local", "sdp", "signed", "steepest", "conv2d", "groups", "regression", "multiclass", "stochastic"}
+_SUBMODULES = {"nets", "losses", "train", "data", "limits", "references", "certificates", "polish", "symbolic", "plots", "alignment", "experiments", "homogeneous", "lemmas", "depth", "local", "sdp", "signed", "steepest", "conv2d", "groups", "regression", "multiclass", "stochastic", "rates"}
 
 
 def __getattr__(name: str):
