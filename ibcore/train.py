@@ -297,7 +297,7 @@ def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss: str,
         Skip records at which some predictor is exactly zero (it has no direction) instead
         of recording the zero vector with margin 0; raises if nothing is recorded.
     ``progress``
-        As in :func:`gradient_descent` (the wrappers pass ``False``).
+        As in :func:`gradient_descent`; every wrapper passes its own ``progress`` argument.
     ``name``
         How error messages call the method (``"SGD"``, ``"steepest descent"``).
     """
