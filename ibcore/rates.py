@@ -43,7 +43,7 @@ import numpy as np
 
 from ._checks import as_float_array, check_choice, check_positive_float
 from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
-from .train import GDResult
+from .train import GDResult, unbatch
 
 __all__ = [
     "CLOCKS",
@@ -272,34 +272,6 @@ def angular_step_deg(iterations, lr: float, T: float) -> np.ndarray:
     lr = check_positive_float("lr", lr)
     T = check_positive_float("T", T)
     return np.degrees(np.arctan(lr / (1.0 + it / T)))
-
-
-def unbatch(result: GDResult, index: int) -> GDResult:
-    """Run ``index`` of a batched :class:`~ibcore.train.GDResult` as an unbatched one (for
-    :func:`ibcore.experiments.angles_at_equal_loss` and :func:`ibcore.train.angles_at_equal_norm`)."""
-    if not isinstance(result, GDResult):
-        raise IbcoreTypeError(f"result must be a GDResult, got {type(result).__name__}")
-    if np.ndim(result.log_norm_w) != 1:
-        raise ShapeError("result is not batched (init of shape (B, P)); it is already a single run")
-    B = np.size(result.log_norm_w)
-    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < B:
-        raise IbcoreValueError(f"index must be an integer in [0, {B}), got {index!r}")
-    h = result.history
-    history = {"iteration": h["iteration"].copy()}
-    for k in ("log_loss", "margin", "log_norm_w"):
-        history[k] = np.asarray(h[k])[:, index].copy()
-    history["beta"] = np.asarray(h["beta"])[:, index, :].copy()
-    return GDResult(
-        w=np.asarray(result.w)[index].copy(),
-        beta=np.asarray(result.beta)[index].copy(),
-        log_norm_w=float(history["log_norm_w"][-1]),
-        log_loss=float(history["log_loss"][-1]),
-        margin=float(history["margin"][-1]),
-        history=history,
-        schedule=result.schedule,
-        loss=result.loss,
-        steps=result.steps,
-    )
 
 
 def markdown_table(headers, rows) -> str:

@@ -29,10 +29,10 @@ import numpy as np
 
 from ._checks import as_float_array, check_choice, check_positive_float, check_positive_int
 from ._schedules import make_rule
-from .errors import IbcoreTypeError, ShapeError
+from .errors import ShapeError
 from .losses import LOSSES
 from .nets import Parameterization, SignedDiagonal
-from .train import GDResult, _check_problem, _check_separable, _descend, _initial, _record_points, split_scale
+from .train import GDResult, _check_problem, _check_separable, _descend, _initial, _record_points, split_scale, unbatch
 
 __all__ = ["PATH_SCHEDULES", "SignedDiagonal", "descent_path", "settling_loss", "transition_loss", "unbatch"]
 
@@ -98,26 +98,6 @@ def descent_path(
 
 
 # --------------------------------------------------------------------------- reading a path
-
-
-def unbatch(run: GDResult) -> list[GDResult]:
-    """The rows of a batched run as unbatched :class:`~ibcore.train.GDResult` objects.
-
-    So that helpers written for one run (e.g. :func:`ibcore.experiments.angles_at_equal_loss`)
-    apply to each initialization of a batch.  An unbatched run gives ``[run]``.
-    """
-    if not isinstance(run, GDResult):
-        raise IbcoreTypeError(f"run must be a GDResult, got {type(run).__name__}")
-    if np.ndim(run.log_loss) == 0:
-        return [run]
-    h = run.history
-    out = []
-    for b in range(np.shape(run.log_loss)[0]):
-        hb = {"iteration": h["iteration"], "log_loss": h["log_loss"][:, b], "margin": h["margin"][:, b],
-              "log_norm_w": h["log_norm_w"][:, b], "beta": h["beta"][:, b]}
-        out.append(GDResult(w=run.w[b], beta=run.beta[b], log_norm_w=run.log_norm_w[b], log_loss=run.log_loss[b],
-                            margin=run.margin[b], history=hb, schedule=run.schedule, loss=run.loss, steps=run.steps))
-    return out
 
 
 def _columns(name: str, a, rows: int | None = None) -> np.ndarray:

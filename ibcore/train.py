@@ -111,7 +111,7 @@ from .nets import Parameterization
 from .progress import DELAY as PROGRESS_DELAY
 from .progress import Progress, progress_enabled
 
-__all__ = ["SCHEDULES", "GDResult", "gradient_descent", "split_scale", "angles_at_equal_norm"]
+__all__ = ["SCHEDULES", "GDResult", "gradient_descent", "split_scale", "angles_at_equal_norm", "unbatch"]
 
 #: A run whose log-loss rises this far above its starting value (the loss grew by
 #: e^20, about 5e8) is diverging: gradient descent with a step small enough for the
@@ -497,6 +497,42 @@ def _check_divergence(log_loss, start, lr, t, name="gradient descent"):
             f"{name} diverged at iteration {t} with constant step lr={lr}: the loss rose by more "
             f"than a factor e^{DIVERGENCE_LOG_RISE:g} over its starting value; use a smaller lr"
         )
+
+
+def unbatch(run: GDResult, index: int | None = None):
+    """Unbatched :class:`GDResult` objects from a batched run (init of shape (B, P)).
+
+    ``index=None`` gives the list of all B rows (``[run]`` for an unbatched run); an integer
+    gives row ``index`` alone.  So that helpers written for one run
+    (:func:`angles_at_equal_norm`, :func:`ibcore.experiments.angles_at_equal_loss`) apply to
+    each initialization of a batch.  The rows are copies.
+    """
+    if not isinstance(run, GDResult):
+        raise IbcoreTypeError(f"run must be a GDResult, got {type(run).__name__}")
+    batched = np.ndim(run.log_norm_w) == 1
+    if index is None:
+        return [unbatch(run, b) for b in range(np.size(run.log_norm_w))] if batched else [run]
+    if not batched:
+        raise ShapeError("run is not batched (init of shape (B, P)); it is already a single run")
+    B = np.size(run.log_norm_w)
+    if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < B:
+        raise IbcoreValueError(f"index must be an integer in [0, {B}), got {index!r}")
+    h = run.history
+    history = {"iteration": h["iteration"].copy()}
+    for k in ("log_loss", "margin", "log_norm_w"):
+        history[k] = np.asarray(h[k])[:, index].copy()
+    history["beta"] = np.asarray(h["beta"])[:, index, :].copy()
+    return GDResult(
+        w=np.asarray(run.w)[index].copy(),
+        beta=np.asarray(run.beta)[index].copy(),
+        log_norm_w=float(history["log_norm_w"][-1]),
+        log_loss=float(history["log_loss"][-1]),
+        margin=float(history["margin"][-1]),
+        history=history,
+        schedule=run.schedule,
+        loss=run.loss,
+        steps=run.steps,
+    )
 
 
 def angles_at_equal_norm(reference: GDResult, other: GDResult) -> tuple[np.ndarray, np.ndarray]:
