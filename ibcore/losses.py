@@ -15,6 +15,10 @@ and from :math:`\log s`:
   :math:`\nabla_{\boldsymbol\beta}\mathcal L = -e^{\text{log\_grad\_mass}} \sum_n p_n y_n \mathbf x_n`.
 
 For the exponential loss ``log_grad_mass == log_loss``.
+
+:class:`Loss` makes a loss of :data:`LOSSES` an object of the engine's loss contract (the
+module docstring of :mod:`ibcore.train`), which a loss over other rows, such as the grouped
+cross-entropy of :mod:`ibcore.multiclass`, fulfils too.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 
 from ._checks import check_choice
 
-__all__ = ["LOSSES", "LOG_SCALE_CAP", "LossTerms", "loss_terms", "margins"]
+__all__ = ["LOSSES", "LOG_SCALE_CAP", "Loss", "LossTerms", "loss_terms", "margins"]
 
 LOSSES = frozenset({"exp", "logistic"})
 
@@ -126,3 +130,20 @@ def loss_terms(m: np.ndarray, log_scale_L: np.ndarray, loss: str = "exp") -> Los
     weights = unnorm / mass[:, None]
     log_grad_mass = -(np.maximum(a_min, 0.0) + np.log1p(np.exp(-np.abs(a_min)))) + wmax + np.log(mass)
     return LossTerms(log_loss, weights, log_grad_mass)
+
+
+class Loss:
+    """The loss ``name`` (one of :data:`LOSSES`) as a loss object of the engine (module docstring of :mod:`ibcore.train`).
+
+    ``Loss(name)(m, log_scale_L)`` is ``loss_terms(m, log_scale_L, name)``; passing it to the
+    training loop instead of the string gives the same run, without the string ``"exp"``'s fast path.
+    """
+
+    def __init__(self, name: str):
+        self.name = check_choice("loss", name, LOSSES)
+
+    def __call__(self, m: np.ndarray, log_scale_L: np.ndarray) -> LossTerms:
+        return loss_terms(m, log_scale_L, self.name)
+
+    def __repr__(self) -> str:
+        return f"Loss({self.name!r})"

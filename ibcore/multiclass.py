@@ -20,6 +20,13 @@ gradient descent converges in direction to the **multi-class hard-margin SVM**
 .. math::
     \min_W \tfrac12\|W\|_F^2 \quad\text{s.t.}\quad \langle\mathbf w_{k_n} - \mathbf w_c, \mathbf x_n\rangle \ge 1
     \quad (n,\ c\ne k_n).
+
+The descent itself is the engine of :mod:`ibcore.train` (``ibcore.train._descend``): :math:`W` is
+the depth-1 linear predictor :math:`\operatorname{vec}W` (row-major) on the **pair rows**
+:math:`\mathbf z_{n,c} = \operatorname{vec}\big((\mathbf e_{k_n} - \mathbf e_c)\mathbf x_n^\top\big)` (:func:`pair_rows`),
+whose margins :math:`\langle\mathbf z_{n,c}, \operatorname{vec}W\rangle` are the pair margins
+:math:`m_{n,c}`; only the loss differs from the binary engine's: :class:`CrossEntropyLoss`
+groups the pair margins by sample.
 """
 
 from __future__ import annotations
@@ -30,11 +37,15 @@ import cvxpy as cp
 import numpy as np
 
 from ._checks import as_float_array, as_rng, check_choice, check_positive_float, check_positive_int
-from .errors import DivergenceError, IbcoreTypeError, IbcoreValueError, NotSeparableError, ShapeError, SolverError
-from .losses import LOG_SCALE_CAP
+from ._schedules import make_rule
+from .errors import IbcoreTypeError, IbcoreValueError, NotSeparableError, ShapeError, SolverError
+from .losses import LOG_SCALE_CAP, LossTerms
+from .nets import FullyConnected
+from .train import _descend, _record_points
 
 __all__ = [
     "MC_SCHEDULES",
+    "CrossEntropyLoss",
     "CrossEntropyTerms",
     "MulticlassResult",
     "MulticlassSVM",
@@ -44,6 +55,7 @@ __all__ = [
     "cross_entropy_terms",
     "multiclass_margins",
     "multiclass_svm",
+    "pair_rows",
     "random_classes",
 ]
 
@@ -88,9 +100,31 @@ def multiclass_margins(W, X, labels) -> np.ndarray:
     C = W.shape[-2]
     N = X.shape[0]
     own = np.take_along_axis(scores, np.broadcast_to(labels[:, None], scores.shape[:-1] + (1,)), axis=-1)
-    others = np.array([[c for c in range(C) if c != k] for k in labels])  # (N, C-1)
+    others = _rivals(labels, C)
     rival = np.take_along_axis(scores, np.broadcast_to(others, scores.shape[:-2] + (N, C - 1)), axis=-1)
     return own - rival
+
+
+def _rivals(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """The rival classes of each sample, (N, C-1): the columns of the pair margins, in order."""
+    return np.array([[c for c in range(n_classes) if c != k] for k in labels], dtype=np.int64).reshape(len(labels), n_classes - 1)
+
+
+def _pair_differences(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    r""":math:`\mathbf e_{k_n} - \mathbf e_c` (N, C-1, C), the gradient of :math:`m_{n,c}` is this times :math:`\mathbf x_n^\top`."""
+    E = np.eye(n_classes)
+    return E[labels][:, None, :] - E[_rivals(labels, n_classes)]
+
+
+def pair_rows(X, labels, n_classes: int) -> np.ndarray:
+    r"""The pair rows :math:`\mathbf z_{n,c} = \operatorname{vec}\big((\mathbf e_{k_n} - \mathbf e_c)\mathbf x_n^\top\big)`, (N (C-1), C D).
+
+    Row-major, in the order of the columns of :func:`multiclass_margins` (sample by sample),
+    so that ``pair_rows(X, labels, C) @ W.ravel()`` is ``multiclass_margins(W, X, labels).ravel()``.
+    """
+    X, labels, C = check_multiclass(X, labels, n_classes)
+    rows = _pair_differences(labels, C)[:, :, :, None] * X[:, None, None, :]  # (N, C-1, C, D)
+    return rows.reshape(X.shape[0] * (C - 1), C * X.shape[1])
 
 
 @dataclass(frozen=True)
@@ -117,16 +151,46 @@ def cross_entropy_terms(m: np.ndarray, log_scale: float) -> CrossEntropyTerms:
     :math:`e^{z_n}/2 < 10^{-13}`) once :math:`z_n < -30`, where :math:`\log(1+e^{z})` underflows.
     ``log_scale`` is capped at :data:`ibcore.losses.LOG_SCALE_CAP` as in the binary engine.
     """
-    s = np.exp(min(float(log_scale), LOG_SCALE_CAP))
+    terms = _cross_entropy_batch(np.asarray(m, dtype=np.float64)[None], np.array([float(log_scale)]))
+    return CrossEntropyTerms(float(terms.log_loss[0]), terms.weights[0], float(terms.log_grad_mass[0]))
+
+
+def _cross_entropy_batch(m: np.ndarray, log_scale: np.ndarray) -> LossTerms:
+    """:func:`cross_entropy_terms` for a batch: margins (B, N, C-1), log-scales (B,); terms (B,), weights (B, N, C-1)."""
+    s = np.exp(np.minimum(log_scale, LOG_SCALE_CAP))[:, None, None]
     with np.errstate(over="ignore"):
         a = np.clip(s * m, -1e300, 1e300)
-    z = _logsumexp(-a, axis=1)  # (N,)
+    z = _logsumexp(-a, axis=2)  # (B, N)
     softplus_z = np.logaddexp(0.0, z)
-    log_q = -a - softplus_z[:, None]
-    log_mass = float(_logsumexp(log_q.ravel()))
-    weights = np.exp(log_q - log_mass)
+    log_q = -a - softplus_z[:, :, None]
+    log_mass = _logsumexp(log_q, axis=(1, 2))
+    weights = np.exp(log_q - log_mass[:, None, None])
     log_l = np.where(z < -30.0, z, np.log(np.where(z < -30.0, 1.0, softplus_z)))
-    return CrossEntropyTerms(float(_logsumexp(log_l)), weights, log_mass)
+    return LossTerms(_logsumexp(log_l, axis=1), weights, log_mass)
+
+
+class CrossEntropyLoss:
+    r"""The multi-class cross-entropy as a loss object of the engine (module docstring of :mod:`ibcore.train`).
+
+    Called with the margins ``m`` (B, N (C-1)) of the :func:`pair_rows` and log-scales (B,), it
+    groups them by sample, (B, N, C-1), and returns the :func:`cross_entropy_terms` of each
+    run, the weights :math:`q_{n,c}` normalized over all pairs and laid out as the rows.
+    """
+
+    name = "cross-entropy"
+
+    def __init__(self, n_classes: int):
+        self.n_classes = check_positive_int("n_classes", n_classes, minimum=2)
+
+    def __call__(self, m: np.ndarray, log_scale_L: np.ndarray) -> LossTerms:
+        runs, rows = m.shape
+        if rows % (self.n_classes - 1):
+            raise ShapeError(f"the pair margins must come C-1 = {self.n_classes - 1} per sample, got {rows} columns")
+        terms = _cross_entropy_batch(m.reshape(runs, rows // (self.n_classes - 1), self.n_classes - 1), log_scale_L)
+        return LossTerms(terms.log_loss, terms.weights.reshape(runs, rows), terms.log_grad_mass)
+
+    def __repr__(self) -> str:
+        return f"CrossEntropyLoss(n_classes={self.n_classes})"
 
 
 @dataclass
@@ -143,7 +207,17 @@ class MulticlassResult:
 
 
 def cross_entropy_gd(
-    X, labels, n_classes: int, *, steps: int, lr: float, schedule: str = "constant", init=0, init_scale: float = 1.0, record: int = 60
+    X,
+    labels,
+    n_classes: int,
+    *,
+    steps: int,
+    lr: float,
+    schedule: str = "constant",
+    init=0,
+    init_scale: float = 1.0,
+    record: int = 60,
+    progress: bool | None = None,
 ) -> MulticlassResult:
     r"""Gradient descent on the multi-class cross-entropy of a linear predictor :math:`W`.
 
@@ -151,15 +225,20 @@ def cross_entropy_gd(
     ``"normalized"``: :math:`\eta_t = \text{lr}/\mathcal L(W_t)`, the normalized GD of Nacson et al.
     (2019), a reparameterization of gradient flow with unbounded steps, for speed.
     ``init``: an int seed or Generator (Gaussian, Frobenius norm ``init_scale``) or a (C, D) array.
-    Raises :class:`~ibcore.errors.DivergenceError` naming the step and iteration if the loss grows
-    by a factor :math:`e^{20}` over its start.
+    ``record``: the number of log-spaced iterations recorded (0 and ``steps`` always are).
+    ``progress``: as in :func:`ibcore.train.gradient_descent`.
+
+    The run is the engine of :mod:`ibcore.train` on the :func:`pair_rows` with the
+    :class:`CrossEntropyLoss` (depth 1, where its ``"normalized"`` step is exactly this one).
+    Raises :class:`~ibcore.errors.DivergenceError` naming the step and iteration if a constant step
+    makes the loss grow by a factor :math:`e^{20}` over its start or goes beyond float64.
     """
     X, labels, C = check_multiclass(X, labels, n_classes)
     steps = check_positive_int("steps", steps)
-    lr = check_positive_float("lr", lr)
     init_scale = check_positive_float("init_scale", init_scale)
     record = check_positive_int("record", record, minimum=2)
     check_choice("schedule", schedule, MC_SCHEDULES)
+    rule = make_rule(schedule, lr)
     D = X.shape[1]
     if isinstance(init, (int, np.integer, np.random.Generator)) and not isinstance(init, bool):
         W0 = as_rng("init", init).standard_normal((C, D))
@@ -171,40 +250,14 @@ def cross_entropy_gd(
     norm0 = np.linalg.norm(W0)
     if norm0 == 0:
         raise IbcoreValueError("init is the zero matrix: it has no direction (take one gradient step by hand, or a small random init)")
-    U, sigma = W0 / norm0, float(np.log(norm0))
-    E = np.eye(C)
-    others = np.array([[c for c in range(C) if c != k] for k in labels])
-    # G_{n,c} = (e_k - e_c) x_n^T, the gradient of the pair margin m_{n,c} with respect to W.
-    diff = E[labels][:, None, :] - E[others]  # (N, C-1, C)
-    pts = set(np.unique(np.round(np.logspace(0, np.log10(steps), record - 1)).astype(int)).tolist()) | {0, steps}
-    hist = {k: [] for k in ("iteration", "log_loss", "margin", "log_norm_W", "W")}
-    start = None
-    for t in range(steps + 1):
-        m = multiclass_margins(U, X, labels)
-        terms = cross_entropy_terms(m, sigma)
-        if start is None:
-            start = terms.log_loss
-        if t in pts:
-            for k, v in (("iteration", t), ("log_loss", terms.log_loss), ("margin", m.min()), ("log_norm_W", sigma), ("W", U.copy())):
-                hist[k].append(v)
-        if t == steps:
-            break
-        if schedule == "constant" and (not np.isfinite(terms.log_loss) or terms.log_loss > start + 20.0):
-            raise DivergenceError(
-                f"cross-entropy gradient descent diverged at iteration {t} with constant step lr={lr}: the loss rose by "
-                "more than a factor e^20 over its starting value; use a smaller lr"
-            )
-        V = np.einsum("nc,nck,nd->kd", terms.weights, diff, X)  # descent direction per unit gradient mass
-        vnorm = np.linalg.norm(V)
-        log_eta = np.log(lr) - (terms.log_loss if schedule == "normalized" else 0.0)
-        log_c = log_eta + terms.log_grad_mass - min(sigma, LOG_SCALE_CAP) + np.log(vnorm)
-        if log_c > 700.0:
-            raise DivergenceError(f"cross-entropy gradient descent diverged at iteration {t} (lr={lr}): step beyond float64")
-        Unew = U + np.exp(log_c) * V / vnorm
-        n = np.linalg.norm(Unew)
-        U, sigma = Unew / n, min(sigma + float(np.log(n)), LOG_SCALE_CAP)
-    history = {k: np.array(v) for k, v in hist.items()}
-    return MulticlassResult(U, sigma, history["log_loss"][-1], float(history["margin"][-1]), history)
+    coords = FullyConnected(C * D, 1)._coordinates(pair_rows(X, labels, C))
+    run = _descend(coords, (W0 / norm0).reshape(1, C * D), np.array([np.log(norm0)]), L=1, steps=steps, rule=rule,
+                   loss=CrossEntropyLoss(C), pts=_record_points(steps, record), batched=False, progress=progress,
+                   name="cross-entropy gradient descent")
+    h = run.history
+    history = {"iteration": h["iteration"], "log_loss": h["log_loss"], "margin": h["margin"],
+               "log_norm_W": h["log_norm_w"], "W": h["beta"].reshape(-1, C, D)}
+    return MulticlassResult(run.w.reshape(C, D), float(run.log_norm_w), run.log_loss, float(run.margin), history)
 
 
 @dataclass(frozen=True)
@@ -231,10 +284,9 @@ def multiclass_svm(X, labels, n_classes: int) -> MulticlassSVM:
     X, labels, C = check_multiclass(X, labels, n_classes)
     W = cp.Variable((C, X.shape[1]))
     scores = X @ W.T  # (N, C)
-    others = [[c for c in range(C) if c != k] for k in labels]
     rows = np.repeat(np.arange(X.shape[0]), C - 1)
     cols_own = np.repeat(labels, C - 1)
-    cols_other = np.array(others).ravel()
+    cols_other = _rivals(labels, C).ravel()
     margin = cp.hstack([scores[r, a] - scores[r, b] for r, a, b in zip(rows, cols_own, cols_other)])
     constraint = margin >= 1
     problem = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(W)), [constraint])
@@ -248,9 +300,7 @@ def multiclass_svm(X, labels, n_classes: int) -> MulticlassSVM:
         raise SolverError(f"the multi-class SVM QP ended with status {problem.status}")
     Wv = np.asarray(W.value)
     alpha = np.maximum(np.asarray(constraint.dual_value).reshape(X.shape[0], C - 1), 0.0)
-    E = np.eye(C)
-    diff = E[labels][:, None, :] - E[np.array(others)]
-    rebuilt = np.einsum("nc,nck,nd->kd", alpha, diff, X)
+    rebuilt = np.einsum("nc,nck,nd->kd", alpha, _pair_differences(labels, C), X)
     return MulticlassSVM(Wv, alpha, float(problem.value), float(np.linalg.norm(Wv - rebuilt) / np.linalg.norm(Wv)))
 
 

@@ -55,13 +55,28 @@ vanishes.  They follow the same path as small constant steps (compared at equal
 
 One loop for every descent of the package (``_descend``): :func:`gradient_descent`,
 :func:`ibcore.signed.descent_path` (the loss clock from a zero predictor),
-:func:`ibcore.stochastic.sgd` and :func:`ibcore.steepest.steepest_descent` are thin wrappers
+:func:`ibcore.stochastic.sgd`, :func:`ibcore.steepest.steepest_descent` and
+:func:`ibcore.multiclass.cross_entropy_gd` are thin wrappers
 that validate their arguments and call it with
 
 - a **step rule** (:mod:`ibcore._schedules`): the schedule, as an object giving
   :math:`\log c` from the iteration, the scale and the loss terms, with flags telling the
   loop whether the step size is fixed (divergence test), the same for every run, and
   whether it reads the loss value;
+- a **loss**: a name of :data:`ibcore.losses.LOSSES` (``"exp"`` takes the loop's fast path) or a
+  loss object, a callable ``loss(m, lsl) -> terms`` with a ``name`` (``GDResult.loss``).  It
+  gets the unit-parameter margins ``m`` (B, R) of the rows ``coords`` was built on and
+  ``lsl`` (B,) :math:`= L\min(\sigma, 700/L)` (so :math:`\le` :data:`~ibcore.losses.LOG_SCALE_CAP`), and
+  returns, like :func:`ibcore.losses.loss_terms`, ``log_loss`` (B,), the log of the loss
+  at :math:`e^{\text{lsl}}m`; ``weights`` (B, R), non-negative and summing to 1 over the rows,
+  the descent direction's row weights; and ``log_grad_mass`` (B,), with
+  :math:`-\nabla_{\boldsymbol\beta}\mathcal L = e^{\text{log\_grad\_mass}}\sum_r p_r\mathbf z_r`
+  for the rows :math:`\mathbf z_r` and weights :math:`p_r`.  The loss need not be a sum over rows: the
+  multi-class cross-entropy (:func:`ibcore.multiclass.cross_entropy_gd`) is a depth-1
+  linear predictor on rows :math:`(\mathbf e_{k_n} - \mathbf e_c)\otimes\mathbf x_n`, one per
+  sample and rival class, with a loss that groups them by sample
+  (:class:`ibcore.multiclass.CrossEntropyLoss`); :class:`ibcore.losses.Loss` makes the
+  named losses such objects;
 - a **batch sampler**: ``None`` (the full batch, the default) or ``t -> rows``, the
   mini-batch of step ``t``; the loss weights are then a softmax over the batch, and a
   state-dependent step size is taken from the full data;
@@ -106,7 +121,7 @@ import numpy as np
 from ._checks import as_float_array, check_choice, check_dataset, check_positive_float, check_positive_int
 from ._schedules import SCHEDULES, FullDataStep, StepRule, make_rule
 from .errors import DivergenceError, IbcoreTypeError, IbcoreValueError, ShapeError
-from .losses import LOG_SCALE_CAP, LOSSES, _exp_terms, loss_terms
+from .losses import LOG_SCALE_CAP, LOSSES, Loss, _exp_terms
 from .nets import Parameterization
 from .progress import DELAY as PROGRESS_DELAY
 from .progress import Progress, progress_enabled
@@ -264,7 +279,7 @@ def gradient_descent(
                     pts=_record_points(steps, record), batched=batched, progress=progress)
 
 
-def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss: str, pts, batched: bool,
+def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss, pts, batched: bool,
              progress: bool | None = False, sampler=None, direction=None, skip_zero: bool = False,
              name: str = "gradient descent") -> GDResult:
     """The training loop, shared by every descent of the package; arguments already validated.
@@ -279,6 +294,10 @@ def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss: str,
     ``rule``
         The step rule (:mod:`ibcore._schedules`: ``log_step`` and the flags ``fixed``,
         ``uniform``, ``needs_log_loss``).
+    ``loss``
+        A name of :data:`~ibcore.losses.LOSSES` or a loss object (module docstring: the
+        contract), called with the margins of all rows, or of a mini-batch's rows only (so a
+        loss that groups rows, like the cross-entropy, needs mini-batches of whole groups).
     ``pts``
         Iterations to record (:func:`_record_points`); ``batched``: keep the batch axis.
     ``sampler``
@@ -309,6 +328,7 @@ def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss: str,
     # The angular step needs no loss value; the others need it at every step, and so do mini-batches
     # (the divergence test and a state-dependent step size use the full loss).
     every_log_loss = rule.needs_log_loss or loss != "exp" or sampler is not None
+    loss_fn = Loss(loss) if isinstance(loss, str) else loss
     fixed = rule.fixed
     step_rule = rule if sampler is None or fixed else FullDataStep(rule)
     sqnorms = coords.sqnorms
@@ -331,7 +351,7 @@ def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss: str,
                     log_loss, weightsT = _exp_terms(mT, np.minimum(lsl, LOG_SCALE_CAP), every_log_loss or recording or t == 0)
                     log_grad_mass = log_loss
                 else:
-                    terms = loss_terms(mT.T, lsl, loss)
+                    terms = loss_fn(mT.T, lsl)
                     log_loss, weightsT, log_grad_mass = terms.log_loss, terms.weights.T, terms.log_grad_mass
                 if start_log_loss is None:
                     start_log_loss = log_loss.copy()
@@ -347,7 +367,7 @@ def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss: str,
                     step = (step_rule, sqnorms, s, sigma, t, L, lsl, log_loss, log_grad_mass)
                 else:
                     rows = sampler(t)
-                    batch = loss_terms(mT.T[:, rows], lsl, loss)  # weights: a softmax over the batch only
+                    batch = loss_fn(mT.T[:, rows], lsl)  # weights: a softmax over the batch only
                     pT = batch.weights.T
                     if not fixed:
                         step_rule.set_full(t, L, sigma, lsl, log_loss, log_grad_mass, np.sqrt(sqnorms(pullback(weightsT))))
@@ -379,7 +399,7 @@ def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss: str,
         margin=history["margin"][-1],
         history=history,
         schedule=rule.name,
-        loss=loss,
+        loss=loss_fn.name,
         steps=steps,
     )
 

@@ -2,7 +2,8 @@
 ibcore._schedules (the loss clock against a plain w-space computation and against
 descent_path, bit for bit), the batch sampler (full batch = plain GD in both kinds of
 coordinates, each sample once per epoch, the rows of a pullback), the direction map of
-steepest descent, and the errors for bad arguments."""
+steepest descent, the loss given as an object (ibcore.losses.Loss = the named loss, bit for
+bit), and the errors for bad arguments."""
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from ibcore._schedules import SCHEDULES, FullDataStep, make_rule
 from ibcore.data import gaussian
 from ibcore.errors import IbcoreValueError
+from ibcore.losses import Loss
 from ibcore.nets import Convolutional, Diagonal, FullyConnected, SignedDiagonal, _Coordinates
 from ibcore.signed import descent_path
 from ibcore.stochastic import batch_sequence, sgd
@@ -155,6 +157,29 @@ def test_pullback_of_rows_is_pullback_of_the_weights_on_those_rows(net):
     np.testing.assert_allclose(pullback(p, rows), pullback(scattered), rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("batches", [False, True], ids=["full batch", "mini-batches"])
+@pytest.mark.parametrize("loss", ["exp", "logistic"])
+@pytest.mark.parametrize("net", [Convolutional(8, 3), FullyConnected(8, 2)], ids=repr)
+def test_a_loss_object_is_the_named_loss_bit_for_bit(net, loss, batches):
+    # the string "exp" takes the loop's fast path, Loss("exp") the general one: the same arithmetic
+    X, y = gaussian(6, 8, seed=3)
+    u, sigma = split_scale(net.init(1, batch=2))
+    sequence = batch_sequence(6, 4, 60, seed=1)
+    kw = dict(L=net.depth, steps=60, rule=make_rule("normalized", 0.1), pts=_record_points(60, 12), batched=True,
+              sampler=sequence.__getitem__ if batches else None)
+    by_name = _descend(net._coordinates(X * y[:, None]), u, sigma, loss=loss, **kw)
+    by_object = _descend(net._coordinates(X * y[:, None]), u, sigma, loss=Loss(loss), **kw)
+    assert by_object.loss == by_name.loss == loss
+    np.testing.assert_array_equal(by_object.w, by_name.w)
+    for key, values in by_name.history.items():
+        np.testing.assert_array_equal(by_object.history[key], values)
+
+
+def test_a_loss_object_of_a_bad_name_names_the_argument():
+    with pytest.raises(IbcoreValueError, match="loss"):
+        Loss("hinge")
+
+
 def test_sgd_step_sizes_come_from_the_full_data():
     # a state-dependent rule on mini-batches: log c = rule(full) + (log mass of the batch - of the full data)
     rule = make_rule("normalized", 0.1)
@@ -211,11 +236,16 @@ def test_wrappers_name_themselves_in_divergence_reports():
         steepest_descent(X, y, norm="linf", steps=100, lr=1e305, init=bad)
     with pytest.raises(DivergenceError, match="^gradient descent diverged at iteration"):
         gradient_descent(FullyConnected(8, 2), X, y, steps=100, lr=1000.0)
+    from ibcore.multiclass import cross_entropy_gd
+
+    with pytest.raises(DivergenceError, match="^cross-entropy gradient descent diverged at iteration 0 with constant step"):
+        cross_entropy_gd(X, (y > 0).astype(int), 2, steps=100, lr=1e305)
 
 
 def test_wrappers_show_a_progress_bar_when_asked(monkeypatch, capsys):
     monkeypatch.delenv("IBCORE_PROGRESS", raising=False)
     from ibcore.data import gaussian
+    from ibcore.multiclass import cross_entropy_gd, random_classes
     from ibcore.nets import SignedDiagonal
     from ibcore.signed import descent_path
     from ibcore.steepest import steepest_descent
@@ -227,6 +257,8 @@ def test_wrappers_show_a_progress_bar_when_asked(monkeypatch, capsys):
         "GD (loss-clock)": lambda p: descent_path(net, X, y, init=net.uniform_init(0.1), steps=50, lr=0.1, progress=p),
         "SGD (constant)": lambda p: sgd(net, X, y, steps=50, lr=0.1, batch_size=2, progress=p),
         "steepest descent (constant)": lambda p: steepest_descent(X, y, norm="l1", steps=50, lr=0.1, progress=p),
+        "cross-entropy gradient descent (normalized)": lambda p: cross_entropy_gd(
+            *random_classes(6, 8, 3, seed=1), 3, steps=50, lr=0.1, schedule="normalized", progress=p),
     }
     for desc, run in runs.items():
         run(False)

@@ -1,21 +1,28 @@
 """ibcore.multiclass: the log-space cross-entropy terms against a direct evaluation and at
 extreme scales, the SVM QP on a hand-solvable set and its KKT residual, two classes against
-the binary SVM, gradient descent against a hand step and toward the SVM, and bad inputs."""
+the binary SVM, gradient descent against a hand step, a plain loop and toward the SVM, the
+engine's view of it (pair rows, the grouped loss object, two classes = the logistic loss),
+and bad inputs."""
 
 import numpy as np
 import pytest
 
 import ibcore
 from ibcore.data import gaussian
-from ibcore.errors import IbcoreTypeError, IbcoreValueError, NotSeparableError, ShapeError
+from ibcore._schedules import make_rule
+from ibcore.errors import DivergenceError, IbcoreTypeError, IbcoreValueError, NotSeparableError, ShapeError
 from ibcore.limits import hard_margin_svm
 from ibcore.multiclass import (
+    CrossEntropyLoss,
     cross_entropy_gd,
     cross_entropy_terms,
     multiclass_margins,
     multiclass_svm,
+    pair_rows,
     random_classes,
 )
+from ibcore.nets import FullyConnected
+from ibcore.train import _descend, _record_points
 
 
 def _direct(W, X, labels):
@@ -82,6 +89,123 @@ def test_gd_hand_step_and_limit():
     svm = multiclass_svm(X, labels, 3)
     fast = cross_entropy_gd(X, labels, 3, steps=3000, lr=0.5, schedule="normalized")
     assert ibcore.angle(fast.W.ravel(), svm.W.ravel()) < 0.2
+
+
+def test_pair_rows_give_the_pair_margins():
+    X, labels = random_classes(7, 5, 4, seed=3)
+    Z = pair_rows(X, labels, 4)
+    assert Z.shape == (7 * 3, 4 * 5)
+    W = np.random.default_rng(2).standard_normal((6, 4, 5))  # a batch of six W
+    np.testing.assert_allclose(W.reshape(6, -1) @ Z.T, multiclass_margins(W, X, labels).reshape(6, -1), rtol=1e-13, atol=1e-14)
+    # each row is x_n in the block of its own class and -x_n in the rival's, zero elsewhere
+    row = Z[3 * 2 + 1].reshape(4, 5)  # sample 2, its second rival
+    rival = [c for c in range(4) if c != labels[2]][1]
+    np.testing.assert_array_equal(row[labels[2]], X[2])
+    np.testing.assert_array_equal(row[rival], -X[2])
+    assert np.count_nonzero(row) == 2 * np.count_nonzero(X[2])
+
+
+def test_cross_entropy_loss_object_groups_the_pairs_by_sample():
+    X, labels = random_classes(5, 4, 3, seed=0)
+    W = np.random.default_rng(4).standard_normal((2, 3, 4))
+    m = multiclass_margins(W, X, labels)  # (2, 5, 2)
+    log_scale = np.array([0.5, 40.0])
+    terms = CrossEntropyLoss(3)(m.reshape(2, 10), log_scale)
+    for b in range(2):
+        one = cross_entropy_terms(m[b], log_scale[b])
+        np.testing.assert_allclose(terms.log_loss[b], one.log_loss, rtol=1e-14)
+        np.testing.assert_allclose(terms.log_grad_mass[b], one.log_grad_mass, rtol=1e-14)
+        np.testing.assert_allclose(terms.weights[b], one.weights.ravel(), rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(terms.weights.sum(axis=1), 1.0, rtol=1e-14)
+
+
+@pytest.mark.parametrize("schedule", ["constant", "normalized"])
+def test_two_classes_are_the_logistic_loss_in_the_engine(schedule):
+    # with C = 2 each sample has one pair margin m_n, and log(1 + e^{-m_n}) is the logistic loss
+    X, labels = random_classes(6, 8, 2, seed=5)
+    coords = FullyConnected(16, 1)._coordinates(pair_rows(X, labels, 2))
+    u = np.random.default_rng(1).standard_normal((1, 16))
+    u /= np.linalg.norm(u)
+    kw = dict(L=1, steps=200, rule=make_rule(schedule, 0.3), pts=_record_points(200, 20), batched=False)
+    grouped = _descend(coords, u, np.array([0.2]), loss=CrossEntropyLoss(2), **kw)
+    logistic = _descend(coords, u, np.array([0.2]), loss="logistic", **kw)
+    assert grouped.loss == "cross-entropy" and logistic.loss == "logistic"
+    for key in ("log_loss", "margin", "log_norm_w", "beta"):
+        np.testing.assert_allclose(grouped.history[key], logistic.history[key], rtol=1e-11, atol=1e-13)
+
+
+def plain_cross_entropy_gd(X, labels, C, W, steps, lr, normalized):
+    """W <- W - eta grad L(W), eta = lr or lr / L(W), in plain arithmetic on W (moderate scales only)."""
+    rivals = [[c for c in range(C) if c != k] for k in labels]
+    path = []
+    for _ in range(steps + 1):
+        scores = X @ W.T
+        m = np.array([[scores[n, k] - scores[n, c] for c in rivals[n]] for n, k in enumerate(labels)])
+        e = np.exp(-m)
+        loss = np.sum(np.log1p(e.sum(axis=1)))
+        q = e / (1 + e.sum(axis=1, keepdims=True))
+        path.append((W.copy(), loss, m.min() / np.linalg.norm(W)))
+        minus_grad = np.zeros_like(W)
+        for n, k in enumerate(labels):
+            for j, c in enumerate(rivals[n]):
+                minus_grad[k] += q[n, j] * X[n]
+                minus_grad[c] -= q[n, j] * X[n]
+        W = W + (lr / loss if normalized else lr) * minus_grad
+    return path
+
+
+@pytest.mark.parametrize("schedule, lr", [("constant", 0.5), ("normalized", 0.05)])
+def test_gd_is_a_plain_loop(schedule, lr):
+    X, labels = random_classes(7, 5, 3, seed=2)
+    W0 = np.random.default_rng(3).standard_normal((3, 5))
+    run = cross_entropy_gd(X, labels, 3, steps=150, lr=lr, schedule=schedule, init=W0, record=40, progress=False)
+    path = plain_cross_entropy_gd(X, labels, 3, W0, 150, lr, schedule == "normalized")
+    h = run.history
+    assert set(h) == {"iteration", "log_loss", "margin", "log_norm_W", "W"} and h["W"].shape == (len(h["iteration"]), 3, 5)
+    assert h["iteration"][0] == 0 and h["iteration"][-1] == 150 and path[-1][1] < 0.5 * path[0][1]
+    for i, t in enumerate(h["iteration"]):
+        W, loss, margin = path[t]
+        np.testing.assert_allclose(np.exp(h["log_norm_W"][i]) * h["W"][i], W, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(h["log_loss"][i], np.log(loss), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(h["margin"][i], margin, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(run.W), 1.0, rtol=1e-14)
+    assert run.log_loss == h["log_loss"][-1] and run.margin == h["margin"][-1] and run.log_norm_W == h["log_norm_W"][-1]
+
+
+def test_gd_reports_divergence_of_a_constant_step():
+    X, labels = random_classes(6, 8, 3, seed=1)
+    with pytest.raises(DivergenceError, match="^cross-entropy gradient descent diverged at iteration 0 with constant step lr=1e"):
+        cross_entropy_gd(X, labels, 3, steps=10, lr=1e305)
+
+
+@pytest.mark.parametrize("kwargs, error, name", [
+    (dict(lr=0.0), IbcoreValueError, "lr"),
+    (dict(lr=np.nan), IbcoreValueError, "lr"),
+    (dict(steps=0), IbcoreValueError, "steps"),
+    (dict(record=1), IbcoreValueError, "record"),
+    (dict(init_scale=-1.0), IbcoreValueError, "init_scale"),
+    (dict(n_classes=1), IbcoreValueError, "n_classes"),
+    (dict(init=np.ones(24)), ShapeError, "init"),
+])
+def test_bad_gd_arguments_name_the_argument(kwargs, error, name):
+    X, labels = random_classes(6, 8, 3, seed=1)
+    args = dict(n_classes=3, steps=5, lr=0.1) | kwargs
+    with pytest.raises(error, match=name):
+        cross_entropy_gd(X, labels, **args)
+
+
+def test_bad_engine_arguments_name_the_argument():
+    X, labels = random_classes(6, 8, 3, seed=1)
+    with pytest.raises(IbcoreTypeError, match="labels"):
+        pair_rows(X, labels.astype(float), 3)
+    with pytest.raises(IbcoreValueError, match="n_classes"):
+        pair_rows(X, labels, 1)
+    with pytest.raises(ShapeError, match="labels"):
+        pair_rows(X[:4], labels, 3)
+    with pytest.raises(IbcoreValueError, match="n_classes"):
+        CrossEntropyLoss(1)
+    with pytest.raises(ShapeError, match="pair margins"):
+        CrossEntropyLoss(3)(np.zeros((1, 5)), np.zeros(1))
 
 
 def test_bad_inputs():
