@@ -111,6 +111,20 @@ def test_contains_an_assert(path):
     )
 
 
+QUOTED_CELL = "# The numbers quoted in the text"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_quoted_numbers_have_their_assert_cell(path):
+    # The book's convention: the numbers a chapter's prose quotes (measured angles, exponents,
+    # counts) are asserted, to the digits quoted, in one code cell that starts with this
+    # comment and holds asserts; this keeps a new chapter from forgetting it.
+    cells = [code for code in _cells(_load(path), "code") if code.lstrip().startswith(QUOTED_CELL)]
+    assert len(cells) == 1 and _has_assert(cells[0]), (
+        f"{path.name}: needs one code cell starting with {QUOTED_CELL!r} that asserts the numbers its text quotes"
+    )
+
+
 # Lines a markdown cell can only start with if a generator script wrote "\\norm", "\\nabla",
 # "\\newcommand" ... in a non-raw Python string, so that "\\n" became a newline.
 _EATEN_BACKSLASH_N = re.compile(r"^(orm\{|abla\b|ewcommand|onumber|eq\b|ewline)", flags=re.MULTILINE)
