@@ -179,18 +179,9 @@ def factorization_ratio(net: FullyConnected, w) -> np.ndarray | float:
     Homogeneous of degree 0 in ``w`` (both sides scale as :math:`a^2`), so a unit direction
     from gradient descent can be passed as it is.
     """
-    net = _check_fc(net)
-    w2, batched = check_params("w", w, net.n_params)
-    top = np.max(np.abs(w2), axis=1, keepdims=True)
-    if np.any(top == 0):
-        raise IbcoreValueError("w contains a zero parameter vector")
-    w2 = w2 / top
-    beta = net.predictor(w2)
-    nb = np.linalg.norm(beta, axis=1)
-    if np.any(nb == 0):
-        raise IbcoreValueError("P(w) = 0 for some w: no factorization cost to compare with")
-    out = np.sum(w2**2, axis=1) / (net.depth * nb ** (2.0 / net.depth))
-    return out if batched else float(out[0])
+    from .lemmas import cost_ratio  # the same ratio for every net (lemmas builds on this module)
+
+    return cost_ratio(_check_fc(net), w)
 
 
 def balanced_factorization(net: FullyConnected, beta) -> np.ndarray:

@@ -35,10 +35,10 @@ from ._checks import as_float_array, check_choice, check_dataset, check_positive
 from .certificates import Certificate, Polished
 from .errors import IbcoreTypeError, IbcoreValueError, SolverError
 from .certificates import _penalty
-from .experiments import ARCHITECTURES, SweepRun, angles_at_equal_loss, penalty_of
+from .experiments import ARCHITECTURES, SweepRun, _net, angles_at_equal_loss, penalty_of
 from .fourier import dft
 from .limits import polish
-from .nets import Convolutional, Diagonal, FullyConnected, Parameterization
+from .nets import Parameterization
 from .train import GDResult, gradient_descent
 
 __all__ = [
@@ -62,12 +62,6 @@ PENALTY_RTOL = 1e-8
 
 
 # --------------------------------------------------------------------------- sweeps
-
-
-def _net(architecture: str, dim: int, depth: int) -> Parameterization:
-    return {"fully connected": FullyConnected, "diagonal": Diagonal, "convolutional": Convolutional}[architecture](
-        dim, depth
-    )
 
 
 def depth_sweep(
