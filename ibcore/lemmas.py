@@ -38,8 +38,8 @@ vanishes the weights concentrate on the minimum-margin samples.
 (fully connected), :math:`\mathbf w_l^2 - \mathbf w_{l+1}^2` (diagonal) and
 :math:`|\hat{\mathbf w}_l|^2 - |\hat{\mathbf w}_{l+1}|^2` (convolutional), entrywise;
 :func:`balancedness` computes them, :func:`balancedness_drift` how far gradient
-descent moved them, and :func:`fc_balancedness_step` / :func:`fourier_balancedness_step`
-the exact change in one step as SymPy polynomials in the step size: no first-order term
+descent moved them, and :func:`ibcore.symbolic.fc_balancedness_step` /
+:func:`ibcore.symbolic.fourier_balancedness_step` (SymPy builders stand apart) the exact change in one step as SymPy polynomials in the step size: no first-order term
 (the flow conserves them), a second-order term (gradient descent drifts by
 :math:`O(\eta)` over a fixed time).
 """
@@ -66,8 +66,6 @@ __all__ = [
     "balancedness_drift",
     "cost_ratio",
     "descent_path",
-    "fc_balancedness_step",
-    "fourier_balancedness_step",
     "gradient_direction",
     "induced_regularizer",
     "loss_weights",
@@ -487,70 +485,3 @@ def balancedness_drift(net: Parameterization, w0, w) -> np.ndarray | float:
         total = total + np.sum(d.reshape(d.shape[: d.ndim - b.ndim] + (-1,)) ** 2, axis=-1)
     out = np.sqrt(total)
     return float(out) if np.ndim(out) == 0 else out
-
-
-# --------------------------------------------------------------------------- SymPy: one step, exactly
-
-
-def fc_balancedness_step(dim: int, depth: int, widths=None):
-    r"""The exact change of :math:`Q_l=W_l^\top W_l-W_{l+1}W_{l+1}^\top` in one gradient step, as polynomials in :math:`\eta`.
-
-    Returns ``(changes, eta)``: ``changes[l]`` is :math:`Q_l(\mathbf w-\eta\mathbf G)-Q_l(\mathbf w)`
-    (a SymPy matrix), where :math:`\mathbf G=\nabla_{\mathbf w}\langle\mathbf g,\mathcal P(\mathbf w)\rangle`
-    is obtained by differentiating, in symbolic weights (:func:`ibcore.symbolic.fc_weights`)
-    and a symbolic :math:`\mathbf g`.  By the chain rule the gradient of *any* loss of
-    :math:`\boldsymbol\beta` is this vjp with :math:`\mathbf g=\nabla\mathcal L(\boldsymbol\beta)`, so a
-    free :math:`\mathbf g` covers every loss.  The coefficient of :math:`\eta` is the rate of
-    change along the gradient flow, :math:`-\tfrac{d}{dt}Q_l` (it vanishes); the coefficient of
-    :math:`\eta^2` is :math:`G_l^\top G_l-G_{l+1}G_{l+1}^\top`, the drift of gradient descent.
-    """
-    import sympy as sp
-
-    from . import symbolic
-
-    Ws = symbolic.fc_weights(dim, depth, widths)
-    g = sp.Matrix(sp.symbols(f"g0:{dim}", real=True))
-    eta = sp.Symbol("eta", real=True)
-    value = (symbolic.fc_predictor(Ws).T * g)[0, 0]
-    stepped = [W - eta * W.applyfunc(lambda e: sp.diff(value, e)) for W in Ws]
-
-    def Q(layers, l):
-        return layers[l].T * layers[l] - layers[l + 1] * layers[l + 1].T
-
-    return [(Q(stepped, l) - Q(Ws, l)).applyfunc(sp.expand) for l in range(depth - 1)], eta
-
-
-def fourier_balancedness_step(depth: int):
-    r"""One gradient step at one frequency of a conv net: the exact change of :math:`|\hat w_l[k]|^2-|\hat w_{l+1}[k]|^2`.
-
-    In the Fourier basis the conv net's gradient is
-    :math:`F\nabla_{\mathbf w_l}\langle\mathbf g,\mathcal P_{\rm conv}(\mathbf w)\rangle
-    =\hat{\mathbf g}\odot\overline{\prod_{l'\ne l}\hat{\mathbf w}_{l'}}` (checked exactly by
-    :func:`ibcore.symbolic.conv_fourier_gradient_holds`), so each frequency is a diagonal network with complex weights.  With complex symbols
-    :math:`a_l=\hat{\mathbf w}_l[k]` and :math:`\hat g=\hat{\mathbf g}[k]`, each written as real
-    and imaginary parts, and the step :math:`a_l\mapsto a_l-\eta\,\hat g\,\overline{\prod_{l'\ne l}a_{l'}}`
-    (a step's Fourier image, by linearity of :math:`F`), returns ``(changes, eta)``:
-    ``changes[l]`` is the change of :math:`|a_l|^2-|a_{l+1}|^2`, a real polynomial in
-    :math:`\eta` whose :math:`\eta` coefficient (minus the rate along the flow) vanishes and whose
-    :math:`\eta^2` coefficient is :math:`|\hat g|^2(\prod_{l'\ne l}|a_{l'}|^2-\prod_{l'\ne l+1}|a_{l'}|^2)`.
-    With real symbols instead this is the diagonal network, coordinate by coordinate.
-    """
-    import sympy as sp
-
-    from ._checks import check_positive_int
-
-    depth = check_positive_int("depth", depth, minimum=2)
-    re = sp.symbols(f"a_re1:{depth + 1}", real=True)
-    im = sp.symbols(f"a_im1:{depth + 1}", real=True)
-    g_re, g_im = sp.symbols("g_re g_im", real=True)
-    eta = sp.Symbol("eta", real=True)
-    a = [x + sp.I * z for x, z in zip(re, im)]
-    g = g_re + sp.I * g_im
-
-    def sq(z):
-        return sp.expand(z * sp.conjugate(z))
-
-    others = [sp.prod([a[m] for m in range(depth) if m != l]) for l in range(depth)]
-    stepped = [a[l] - eta * g * sp.conjugate(others[l]) for l in range(depth)]
-    changes = [sp.expand((sq(stepped[l]) - sq(stepped[l + 1])) - (sq(a[l]) - sq(a[l + 1]))) for l in range(depth - 1)]
-    return changes, eta

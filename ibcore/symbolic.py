@@ -49,6 +49,8 @@ __all__ = [
     "euler_identity_holds",
     "fourier_product_holds",
     "conv_fourier_gradient_holds",
+    "fc_balancedness_step",
+    "fourier_balancedness_step",
 ]
 
 
@@ -326,3 +328,62 @@ def conv_fourier_gradient_holds(ws, layer: int, g=None) -> bool:
             others = others.multiply_elementwise(F * w)
     rhs = (F * g).multiply_elementwise(others.applyfunc(lambda e: _conjugate(e, omega, dim)))
     return is_zero(F * gradient - rhs, omega, dim)
+
+
+# ---------------------------------------------------------------- balancedness: one step, exactly
+
+
+def fc_balancedness_step(dim: int, depth: int, widths=None):
+    r"""The exact change of :math:`Q_l=W_l^\top W_l-W_{l+1}W_{l+1}^\top` in one gradient step, as polynomials in :math:`\eta`.
+
+    Returns ``(changes, eta)``: ``changes[l]`` is :math:`Q_l(\mathbf w-\eta\mathbf G)-Q_l(\mathbf w)`
+    (a SymPy matrix), where :math:`\mathbf G=\nabla_{\mathbf w}\langle\mathbf g,\mathcal P(\mathbf w)\rangle`
+    is obtained by differentiating, in symbolic weights (:func:`fc_weights`)
+    and a symbolic :math:`\mathbf g`.  By the chain rule the gradient of *any* loss of
+    :math:`\boldsymbol\beta` is this vjp with :math:`\mathbf g=\nabla\mathcal L(\boldsymbol\beta)`, so a
+    free :math:`\mathbf g` covers every loss.  The coefficient of :math:`\eta` is the rate of
+    change along the gradient flow, :math:`-\tfrac{d}{dt}Q_l` (it vanishes); the coefficient of
+    :math:`\eta^2` is :math:`G_l^\top G_l-G_{l+1}G_{l+1}^\top`, the drift of gradient descent.
+    """
+    Ws = fc_weights(dim, depth, widths)
+    g = sp.Matrix(sp.symbols(f"g0:{dim}", real=True))
+    eta = sp.Symbol("eta", real=True)
+    value = (fc_predictor(Ws).T * g)[0, 0]
+    stepped = [W - eta * W.applyfunc(lambda e: sp.diff(value, e)) for W in Ws]
+
+    def Q(layers, l):
+        return layers[l].T * layers[l] - layers[l + 1] * layers[l + 1].T
+
+    return [(Q(stepped, l) - Q(Ws, l)).applyfunc(sp.expand) for l in range(depth - 1)], eta
+
+
+def fourier_balancedness_step(depth: int):
+    r"""One gradient step at one frequency of a conv net: the exact change of :math:`|\hat w_l[k]|^2-|\hat w_{l+1}[k]|^2`.
+
+    In the Fourier basis the conv net's gradient is
+    :math:`F\nabla_{\mathbf w_l}\langle\mathbf g,\mathcal P_{\rm conv}(\mathbf w)\rangle
+    =\hat{\mathbf g}\odot\overline{\prod_{l'\ne l}\hat{\mathbf w}_{l'}}` (checked exactly by
+    :func:`conv_fourier_gradient_holds`), so each frequency is a diagonal network with complex weights.  With complex symbols
+    :math:`a_l=\hat{\mathbf w}_l[k]` and :math:`\hat g=\hat{\mathbf g}[k]`, each written as real
+    and imaginary parts, and the step :math:`a_l\mapsto a_l-\eta\,\hat g\,\overline{\prod_{l'\ne l}a_{l'}}`
+    (a step's Fourier image, by linearity of :math:`F`), returns ``(changes, eta)``:
+    ``changes[l]`` is the change of :math:`|a_l|^2-|a_{l+1}|^2`, a real polynomial in
+    :math:`\eta` whose :math:`\eta` coefficient (minus the rate along the flow) vanishes and whose
+    :math:`\eta^2` coefficient is :math:`|\hat g|^2(\prod_{l'\ne l}|a_{l'}|^2-\prod_{l'\ne l+1}|a_{l'}|^2)`.
+    With real symbols instead this is the diagonal network, coordinate by coordinate.
+    """
+    depth = check_positive_int("depth", depth, minimum=2)
+    re = sp.symbols(f"a_re1:{depth + 1}", real=True)
+    im = sp.symbols(f"a_im1:{depth + 1}", real=True)
+    g_re, g_im = sp.symbols("g_re g_im", real=True)
+    eta = sp.Symbol("eta", real=True)
+    a = [x + sp.I * z for x, z in zip(re, im)]
+    g = g_re + sp.I * g_im
+
+    def sq(z):
+        return sp.expand(z * sp.conjugate(z))
+
+    others = [sp.prod([a[m] for m in range(depth) if m != l]) for l in range(depth)]
+    stepped = [a[l] - eta * g * sp.conjugate(others[l]) for l in range(depth)]
+    changes = [sp.expand((sq(stepped[l]) - sq(stepped[l + 1])) - (sq(a[l]) - sq(a[l + 1]))) for l in range(depth - 1)]
+    return changes, eta

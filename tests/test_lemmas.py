@@ -5,10 +5,9 @@ gradient step checked against its exact formula; the SymPy step polynomials; bad
 
 import numpy as np
 import pytest
-import sympy as sp
 
 import ibcore
-from ibcore import lemmas, symbolic
+from ibcore import lemmas
 from ibcore.data import closed_form_2d, gaussian
 from ibcore.errors import IbcoreTypeError, IbcoreValueError, ShapeError
 from ibcore.fourier import dft
@@ -260,21 +259,6 @@ def test_balancedness_drift_is_first_order_in_the_step(data):
         run = gradient_descent(net, X, y, steps=n, lr=eta, init=w0, record=2)
         drift.append(lemmas.balancedness_drift(net, w0, run.params()))
     assert drift[0] > 1e-4 and 0.45 <= drift[1] / drift[0] <= 0.55
-
-
-def test_balancedness_step_polynomials_in_sympy():
-    changes, eta = lemmas.fc_balancedness_step(2, 3, [2, 1])
-    assert len(changes) == 2
-    for change in changes:
-        assert symbolic.is_zero(change.applyfunc(lambda e: e.coeff(eta, 1)))  # the flow conserves Q
-        assert not symbolic.is_zero(change.applyfunc(lambda e: e.coeff(eta, 2)))  # GD does not
-        assert symbolic.is_zero(change.applyfunc(lambda e: e.coeff(eta, 0)))
-    changes, eta = lemmas.fourier_balancedness_step(3)
-    g2 = sp.Symbol("g_re", real=True) ** 2 + sp.Symbol("g_im", real=True) ** 2
-    a = [sp.Symbol(f"a_re{l}", real=True) ** 2 + sp.Symbol(f"a_im{l}", real=True) ** 2 for l in (1, 2, 3)]
-    assert sp.expand(changes[0].coeff(eta, 1)) == 0 and sp.expand(changes[1].coeff(eta, 1)) == 0
-    assert sp.expand(changes[0].coeff(eta, 2) + g2 * a[2] * (a[0] - a[1])) == 0
-    assert sp.expand(changes[1].coeff(eta, 2) + g2 * a[0] * (a[1] - a[2])) == 0
 
 
 # --------------------------------------------------------------------------- bad inputs

@@ -222,3 +222,18 @@ def test_euler_identity_with_a_given_direction_and_a_non_homogeneous_map():
 def test_bad_input_raises_naming_the_argument(call, error, name):
     with pytest.raises(error, match=name):
         call()
+
+
+def test_balancedness_step_polynomials_in_sympy():
+    changes, eta = S.fc_balancedness_step(2, 3, [2, 1])
+    assert len(changes) == 2
+    for change in changes:
+        assert S.is_zero(change.applyfunc(lambda e: e.coeff(eta, 1)))  # the flow conserves Q
+        assert not S.is_zero(change.applyfunc(lambda e: e.coeff(eta, 2)))  # GD does not
+        assert S.is_zero(change.applyfunc(lambda e: e.coeff(eta, 0)))
+    changes, eta = S.fourier_balancedness_step(3)
+    g2 = sp.Symbol("g_re", real=True) ** 2 + sp.Symbol("g_im", real=True) ** 2
+    a = [sp.Symbol(f"a_re{l}", real=True) ** 2 + sp.Symbol(f"a_im{l}", real=True) ** 2 for l in (1, 2, 3)]
+    assert sp.expand(changes[0].coeff(eta, 1)) == 0 and sp.expand(changes[1].coeff(eta, 1)) == 0
+    assert sp.expand(changes[0].coeff(eta, 2) + g2 * a[2] * (a[0] - a[1])) == 0
+    assert sp.expand(changes[1].coeff(eta, 2) + g2 * a[0] * (a[1] - a[2])) == 0
