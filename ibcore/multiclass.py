@@ -21,7 +21,7 @@ gradient descent converges in direction to the **multi-class hard-margin SVM**
     \min_W \tfrac12\|W\|_F^2 \quad\text{s.t.}\quad \langle\mathbf w_{k_n} - \mathbf w_c, \mathbf x_n\rangle \ge 1
     \quad (n,\ c\ne k_n).
 
-The descent itself is the engine of :mod:`ibcore.train` (``ibcore.train._descend``): :math:`W` is
+The descent itself is the engine of :mod:`ibcore.train` (``ibcore._engine._descend``): :math:`W` is
 the depth-1 linear predictor :math:`\operatorname{vec}W` (row-major) on the **pair rows**
 :math:`\mathbf z_{n,c} = \operatorname{vec}\big((\mathbf e_{k_n} - \mathbf e_c)\mathbf x_n^\top\big)` (:func:`pair_rows`),
 whose margins :math:`\langle\mathbf z_{n,c}, \operatorname{vec}W\rangle` are the pair margins
@@ -41,7 +41,7 @@ from ._schedules import make_rule
 from .errors import IbcoreTypeError, IbcoreValueError, NotSeparableError, ShapeError, SolverError
 from .losses import LOG_SCALE_CAP, LossTerms
 from .nets import FullyConnected
-from .train import _descend, _record_points
+from ._engine import _descend, _record_points
 
 __all__ = [
     "MC_SCHEDULES",

@@ -32,7 +32,8 @@ from ._schedules import make_rule
 from .errors import ShapeError
 from .losses import LOSSES
 from .nets import Parameterization, SignedDiagonal
-from .train import GDResult, _check_problem, _check_separable, _descend, _initial, _record_points, split_scale, unbatch
+from ._engine import GDResult, _check_problem, _check_separable, _descend, _initial, _record_points, split_scale
+from .train import unbatch
 
 __all__ = ["PATH_SCHEDULES", "SignedDiagonal", "descent_path", "settling_loss", "transition_loss", "unbatch"]
 

@@ -20,7 +20,7 @@ On separable data the normalized margin :math:`\min_n y_n\langle\mathbf x_n,\bol
 in *that* norm tends to the largest possible one, the LP optima :func:`max_margin_l1` and
 :func:`max_margin_linf` (the SVM for ``"l2"``).
 
-**Numerics.** The run is the engine of :mod:`ibcore.train` (``ibcore.train._descend``) on the
+**Numerics.** The run is the engine of :mod:`ibcore.train` (``ibcore._engine._descend``) on the
 linear predictor, :math:`\boldsymbol\beta = e^\sigma\mathbf u` with :math:`\|\mathbf u\|_2 = 1`, with one
 addition, a *direction map*: the loss weights' pullback :math:`\sum_n p_n y_n\mathbf x_n` is replaced
 by its steepest step :math:`\mathbf d` (:func:`steepest_step`) before the step
@@ -66,7 +66,7 @@ from ._schedules import make_rule
 from .errors import IbcoreValueError, ShapeError, SolverError
 from .losses import LOSSES
 from .nets import FullyConnected, _Coordinates
-from .train import GDResult, _check_separable, _descend, _initial, _record_points
+from ._engine import GDResult, _check_separable, _descend, _initial, _record_points
 
 __all__ = [
     "NORMS",

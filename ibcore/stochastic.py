@@ -10,7 +10,7 @@ is drawn and the step uses the gradient of the *batch sum*
 so that ``batch_size = N`` is exactly :func:`ibcore.train.gradient_descent` (the tests check
 it).  The sum, not the mean, keeps the meaning of ``lr`` the same as in full-batch GD.
 
-The loop is the engine of :func:`~ibcore.train.gradient_descent` itself (``ibcore.train._descend``)
+The loop is the engine of :func:`~ibcore.train.gradient_descent` itself (``ibcore._engine._descend``)
 with a *batch sampler*: the indices of step :math:`t`'s batch, from :func:`batch_sequence`.  The
 parameters are kept as a log-scale and a unit direction, :math:`\mathbf w = e^\sigma\mathbf u`,
 and the loss weights of the batch are a softmax over the batch's margins, so nothing
@@ -52,7 +52,7 @@ from ._schedules import make_rule
 from .errors import ShapeError
 from .losses import LOSSES
 from .nets import Parameterization, _Coordinates
-from .train import GDResult, _check_problem, _check_separable, _descend, _initial, _record_points, split_scale
+from ._engine import GDResult, _check_problem, _check_separable, _descend, _initial, _record_points, split_scale
 
 __all__ = ["SAMPLINGS", "batch_sequence", "sgd"]
 

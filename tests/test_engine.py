@@ -15,7 +15,8 @@ from ibcore.losses import Loss
 from ibcore.nets import Convolutional, Diagonal, FullyConnected, SignedDiagonal, _Coordinates
 from ibcore.signed import descent_path
 from ibcore.stochastic import batch_sequence, sgd
-from ibcore.train import _descend, _record_points, gradient_descent, split_scale
+from ibcore._engine import _descend, _record_points, split_scale
+from ibcore.train import gradient_descent
 
 
 def loss_clock_in_w(net, X, y, w, steps, lr, rate, T):

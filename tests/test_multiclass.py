@@ -22,7 +22,7 @@ from ibcore.multiclass import (
     random_classes,
 )
 from ibcore.nets import FullyConnected
-from ibcore.train import _descend, _record_points
+from ibcore._engine import _descend, _record_points
 
 
 def _direct(W, X, labels):

@@ -189,7 +189,7 @@ def test_fast_separability_certificate_agrees_with_the_lp():
     # gradient_descent tries a cheap certificate (the min-norm interpolant of the unit rows)
     # before ibcore.data.check_separable's LP; the verdict must be the LP's.
     from ibcore.data import check_separable
-    from ibcore.train import _check_separable
+    from ibcore._engine import _check_separable
 
     rng = np.random.default_rng(4)
     cases = [(rng.standard_normal((n, d)), rng.choice([-1.0, 1.0], size=n)) for n, d in [(3, 5), (8, 16), (16, 16), (40, 5)]]
@@ -218,7 +218,7 @@ def test_fast_and_careful_steps_agree(small_data, schedule):
     # The loop takes the in-place step and falls back to the careful one only when a value is
     # not finite; where both apply they must be the same map.
     from ibcore._schedules import make_rule
-    from ibcore.train import _careful_step, _fast_step
+    from ibcore._engine import _careful_step, _fast_step
 
     X, y = small_data
     net = Convolutional(4, 3)
