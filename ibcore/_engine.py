@@ -114,7 +114,7 @@ def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss, pts,
     """The training loop, shared by every descent of the package; arguments already validated.
 
     ``coords``
-        The coordinates to run in (``net._coordinates(Xy)``, or ``nets._Coordinates(net, Xy)``
+        The coordinates to run in (``net._coordinates(Xy)``, or ``_coordinates._Coordinates(net, Xy)``
         for the parameters themselves), built on the rows ``Xy`` = y_n x_n.
     ``u``, ``sigma``
         The start, unit directions (B, P) and log-norms (B,) (:func:`split_scale`); a zero row

@@ -49,7 +49,8 @@ from ._checks import (
 from .data import check_separable
 from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
 from .fourier import dft_matrix
-from .nets import Parameterization, _exclusive_products
+from ._coordinates import _exclusive_products
+from .nets import Parameterization
 from .references import clarabel_solve
 
 __all__ = [

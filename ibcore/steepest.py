@@ -65,7 +65,8 @@ from ._checks import as_float_array, check_choice, check_dataset, check_positive
 from ._schedules import make_rule
 from .errors import IbcoreValueError, ShapeError, SolverError
 from .losses import LOSSES
-from .nets import FullyConnected, _Coordinates
+from ._coordinates import _Coordinates
+from .nets import FullyConnected
 from ._engine import GDResult, _check_separable, _descend, _initial, _record_points
 
 __all__ = [

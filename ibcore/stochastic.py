@@ -51,7 +51,8 @@ from ._checks import as_rng, check_choice, check_positive_float, check_positive_
 from ._schedules import make_rule
 from .errors import ShapeError
 from .losses import LOSSES
-from .nets import Parameterization, _Coordinates
+from ._coordinates import _Coordinates
+from .nets import Parameterization
 from ._engine import GDResult, _check_problem, _check_separable, _descend, _initial, _record_points, split_scale
 
 __all__ = ["SAMPLINGS", "batch_sequence", "sgd"]

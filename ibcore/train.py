@@ -97,7 +97,7 @@ Speed: the loop runs in coordinates the net chooses (``net._coordinates``, an is
 parameter space).  By default they are the parameters themselves, with the arithmetic of
 the first version of this loop operation for operation; the conv net runs in its filters'
 scaled spectra, where a step is two small real matrix products and O(L D) elementwise work
-per parameter vector, with no FFT (:class:`ibcore.nets._SpectralCoordinates`): the same map,
+per parameter vector, with no FFT (:class:`ibcore._coordinates._SpectralCoordinates`): the same map,
 equal to round-off.  Before the exact LP of :func:`ibcore.data.check_separable` (seconds at
 D = 1024), a cheap certificate is tried (``ibcore._engine._check_separable``).  ``benchmarks/README.md``
 has the timings.
@@ -192,7 +192,7 @@ def gradient_descent(
     w0, batched = _initial(net, init, init_scale)
     u, sigma = split_scale(w0)
     Xy = X * y[:, None]  # rows y_n x_n
-    coords = net._coordinates(Xy)  # the net's cheapest isometric coordinates (see nets._Coordinates)
+    coords = net._coordinates(Xy)  # the net's cheapest isometric coordinates (see ibcore._coordinates)
     return _descend(coords, u, sigma, L=net.depth, steps=steps, rule=rule, loss=loss,
                     pts=_record_points(steps, record), batched=batched, progress=progress)
 

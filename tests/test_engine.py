@@ -12,7 +12,8 @@ from ibcore._schedules import SCHEDULES, FullDataStep, make_rule
 from ibcore.data import gaussian
 from ibcore.errors import IbcoreValueError
 from ibcore.losses import Loss
-from ibcore.nets import Convolutional, Diagonal, FullyConnected, SignedDiagonal, _Coordinates
+from ibcore._coordinates import _Coordinates
+from ibcore.nets import Convolutional, Diagonal, FullyConnected, SignedDiagonal
 from ibcore.signed import descent_path
 from ibcore.stochastic import batch_sequence, sgd
 from ibcore._engine import _descend, _record_points, split_scale
