@@ -63,14 +63,20 @@ def check_choice(name: str, value, choices) -> str:
     return value
 
 
-def check_dataset(X, y) -> tuple[np.ndarray, np.ndarray]:
-    """Validate a data set: ``X`` of shape (N, D), ``y`` of shape (N,) in {-1, +1}."""
+def check_samples(X, name: str, values, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """``X`` (N, D) float and one finite value per sample, ``name`` (N,) (``what``: "labels", "targets"), N, D >= 1."""
     X = as_float_array("X", X, ndim=2)
-    y = as_float_array("y", y, ndim=1)
-    if X.shape[0] != y.shape[0]:
-        raise ShapeError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels; they must match")
+    v = as_float_array(name, values, ndim=1)
+    if X.shape[0] != v.shape[0]:
+        raise ShapeError(f"X has {X.shape[0]} rows but {name} has {v.shape[0]} {what}; they must match")
     if X.shape[0] == 0 or X.shape[1] == 0:
         raise ShapeError(f"X must have at least one sample and one feature, got shape {X.shape}")
+    return X, v
+
+
+def check_dataset(X, y) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a data set: ``X`` of shape (N, D), ``y`` of shape (N,) in {-1, +1}."""
+    X, y = check_samples(X, "y", y, "labels")
     if not np.all(np.isin(y, (-1.0, 1.0))):
         bad = np.unique(y[~np.isin(y, (-1.0, 1.0))])
         raise IbcoreValueError(f"y must contain only labels -1 and +1, got {bad[:5].tolist()}")

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import as_float_array, check_dataset, check_positive_int
+from ._checks import as_float_array, check_choice, check_dataset, check_positive_float, check_positive_int
 from ._schedules import FullDataStep, StepRule
 from .errors import DivergenceError, IbcoreTypeError, IbcoreValueError, ShapeError
-from .losses import LOG_SCALE_CAP, Loss, _exp_terms
+from .losses import LOG_SCALE_CAP, LOSSES, Loss, _exp_terms
 from .nets import Parameterization
 from .progress import DELAY as PROGRESS_DELAY
 from .progress import Progress, progress_enabled
@@ -63,11 +63,18 @@ class GDResult:
         return np.exp(np.asarray(self.log_norm_w))[..., None] * self.w if np.ndim(self.w) == 2 else np.exp(self.log_norm_w) * self.w
 
 
-def split_scale(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split parameters (B, P) into unit directions and log-norms; raise on a zero vector."""
+def split_scale(w: np.ndarray, *, allow_zero: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Split parameters (B, P) into unit directions and log-norms; raise on a zero vector.
+
+    ``allow_zero=True`` maps a zero row to ``u = 0``, ``sigma = 0`` instead: the start w = 0 that
+    :func:`_descend` accepts where the gradient at 0 is not zero (a linear predictor).
+    """
     norms = np.linalg.norm(w, axis=1)
     if np.any(norms == 0):
-        raise IbcoreValueError("init contains a zero parameter vector: it has no direction and its gradient vanishes")
+        if not allow_zero:
+            raise IbcoreValueError("init contains a zero parameter vector: it has no direction and its gradient vanishes")
+        safe = np.where(norms > 0, norms, 1.0)
+        return np.where(norms[:, None] > 0, w / safe[:, None], 0.0), np.where(norms > 0, np.log(safe), 0.0)
     return w / norms[:, None], np.log(norms)
 
 
@@ -106,6 +113,27 @@ def _check_problem(net: Parameterization, X, y) -> tuple[np.ndarray, np.ndarray]
         raise ShapeError(f"X has {X.shape[1]} features but net.dim is {net.dim}")
     return X, y
 
+
+
+def _prepare(net, X, y, *, steps, schedule, lr, T, rate, loss, init, init_scale):
+    """The validation and start shared by :func:`ibcore.train.gradient_descent` and :func:`ibcore.stochastic.sgd`.
+
+    Returns ``(X, y, steps, rule, u, sigma, batched)``: the checked data, step count and step
+    rule (:func:`ibcore._schedules.make_rule` checks ``lr``, ``T`` and ``rate``), and the start
+    split into unit directions and log-norms; raises ``NotSeparableError`` for data no linear
+    predictor separates.
+    """
+    from ._schedules import make_rule
+
+    X, y = _check_problem(net, X, y)
+    steps = check_positive_int("steps", steps)
+    init_scale = check_positive_float("init_scale", init_scale)
+    rule = make_rule(schedule, lr, T, rate)
+    check_choice("loss", loss, LOSSES)
+    _check_separable(X, y)
+    w0, batched = _initial(net, init, init_scale)
+    u, sigma = split_scale(w0)
+    return X, y, steps, rule, u, sigma, batched
 
 
 def _descend(coords, u, sigma, *, L: int, steps: int, rule: StepRule, loss, pts, batched: bool,

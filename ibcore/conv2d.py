@@ -23,9 +23,8 @@ References and certificates (predictor space), with :math:`T = F_{n_1}\otimes F_
   SOCP, cvxpy + Clarabel), the depth-2 reference;
 - :func:`fourier2_certificate`: the first-order certificate of
   :math:`\min\tfrac1p\sum_d|(T\boldsymbol\beta)_d|^p` s.t. margins >= 1, p = 2/L, exactly as
-  :func:`ibcore.limits.bridge_certificate` with ``domain="fourier"`` but for T.  The
-  existing certificates hard-code the 1-D DFT, so this module writes the (short)
-  non-negative-least-squares certificate again for T rather than editing them.
+  :func:`ibcore.limits.bridge_certificate` with ``domain="fourier"`` but for T: it *is*
+  that certificate, with the matrix T as its domain.
   Refinement of GD's output is done in parameter space by the generic
   ``ibcore.limits.polish(net, w, ...)`` (Theorem 3's problem), whose KKT points map to
   predictor-space stationary points; :func:`polish_and_certify` chains the two.
@@ -46,6 +45,7 @@ from ._checks import (
     check_positive_int,
     check_vectors,
 )
+from .certificates import Certificate, bridge_certificate
 from .data import check_separable
 from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
 from .fourier import dft_matrix
@@ -56,7 +56,6 @@ from .references import clarabel_solve
 __all__ = [
     "CertifiedLimit2D",
     "Convolutional2D",
-    "Fourier2Certificate",
     "Fourier2Reference",
     "check_shape",
     "circular_convolve2d",
@@ -216,38 +215,8 @@ def min_fourier2_l1_margin(X, y, shape) -> Fourier2Reference:
 # --------------------------------------------------------------------------- certificates
 
 
-@dataclass(frozen=True)
-class Fourier2Certificate:
-    r"""First-order certificate of :math:`\min\tfrac1p\sum|\hat{\boldsymbol\beta}|^p` s.t. margins >= 1, at margin 1.
-
-    Fields as :class:`ibcore.certificates.Certificate`: ``beta`` (margin 1), ``alpha``,
-    ``support`` (bool image over frequencies), ``active``, ``residual`` (relative, of the
-    stationarity equations on the support), ``alpha_nonneg``, ``slackness``,
-    ``off_support`` (p = 1: max modulus of :math:`\hat{\mathbf z}` off the support, else None),
-    ``penalty`` (:math:`\sum_{\rm support}|\hat{\boldsymbol\beta}|^p`), ``p``.
-    """
-
-    beta: np.ndarray
-    alpha: np.ndarray
-    support: np.ndarray
-    active: np.ndarray
-    residual: float
-    alpha_nonneg: bool
-    slackness: float
-    off_support: float | None
-    penalty: float
-    p: float
-
-    def certified(self, tol: float = 1e-8, *, off_tol: float = 1e-6) -> bool:
-        """Residual <= tol, alpha >= 0, slackness <= tol * sum(alpha), and for p = 1 off-support <= 1 + off_tol."""
-        ok = self.residual <= tol and self.alpha_nonneg and self.slackness <= tol * max(float(self.alpha.sum()), 1e-300)
-        if self.off_support is not None:
-            ok = ok and self.off_support <= 1.0 + off_tol
-        return bool(ok)
-
-
 def fourier2_certificate(beta, X, y, p: float, shape, *, support_tol: float = 1e-3,
-                         active_tol: float = 1e-3) -> Fourier2Certificate:
+                         active_tol: float = 1e-3) -> Certificate:
     r"""Certify that ``beta`` is stationary for :math:`\min\tfrac1p\sum_d|(T\boldsymbol\beta)_d|^p` s.t. margins >= 1.
 
     Same equations and tolerances as :func:`ibcore.limits.bridge_certificate` (see
@@ -256,9 +225,9 @@ def fourier2_certificate(beta, X, y, p: float, shape, *, support_tol: float = 1e
     support :math:`|v_d| >` ``support_tol`` :math:`\max|v|`, :math:`\mathbf z = \sum\alpha_n y_n\mathbf x_n`,
     :math:`\mathbf v = T\boldsymbol\beta`; for p = 1 also :math:`|(T\mathbf z)_d|\le1` off it (global optimality).
     The support is conjugate symmetric automatically, since :math:`|\hat{\boldsymbol\beta}|` is for real β.
+    Returns that :class:`~ibcore.certificates.Certificate` (``domain`` ``"matrix"``; ``support`` over
+    the flat frequencies, ``reshape(shape)`` for an image).
     """
-    from .certificates import bridge_certificate  # the same equations, in the basis T = 2-D DFT
-
     X, y, shape = _check_image_data(X, y, shape)
     beta = as_float_array("beta", beta, ndim=1)
     if beta.size != X.shape[1]:
@@ -266,12 +235,7 @@ def fourier2_certificate(beta, X, y, p: float, shape, *, support_tol: float = 1e
     p = check_positive_float("p", p)
     if p > 1:
         raise IbcoreValueError(f"p must be in (0, 1] (p = 2/L for depth L >= 2), got {p}")
-    cert = bridge_certificate(beta, X, y, p, dft2_matrix(shape), support_tol=support_tol, active_tol=active_tol)
-    return Fourier2Certificate(
-        beta=cert.beta, alpha=cert.alpha, support=cert.support.reshape(shape), active=cert.active,
-        residual=cert.residual, alpha_nonneg=cert.alpha_nonneg, slackness=cert.slackness,
-        off_support=cert.off_support, penalty=cert.penalty, p=p,
-    )
+    return bridge_certificate(beta, X, y, p, dft2_matrix(shape), support_tol=support_tol, active_tol=active_tol)
 
 
 @dataclass(frozen=True)
@@ -281,7 +245,7 @@ class CertifiedLimit2D:
     angle in degrees between GD's predictor and the polished one."""
 
     kkt: object
-    cert: Fourier2Certificate
+    cert: Certificate
     moved_deg: float
 
     def certified(self, tol: float = 1e-8, *, max_moved_deg: float = 0.5) -> bool:

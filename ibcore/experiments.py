@@ -151,15 +151,22 @@ def angles_at_equal_loss(reference: GDResult, other: GDResult) -> tuple[np.ndarr
     (so record ``other`` densely).  ``other``'s log-loss must be non-increasing.
     Returns ``(log_loss, angles)``.
     """
-    from . import angle
-
     for name, r in (("reference", reference), ("other", other)):
         if not isinstance(r, GDResult):
             raise IbcoreTypeError(f"{name} must be a GDResult, got {type(r).__name__}")
         if np.ndim(r.log_loss) != 0:
             raise ShapeError(f"{name} must be an unbatched run (init of shape (P,) or a seed)")
-    lr_, br = reference.history["log_loss"], reference.history["beta"]
-    lo, bo = other.history["log_loss"], other.history["beta"]
+    h, g = reference.history, other.history
+    return _angles_at_equal_loss(h["log_loss"], h["beta"], g["log_loss"], g["beta"])
+
+
+def _angles_at_equal_loss(ref_log_loss, ref_dirs, log_loss, dirs) -> tuple[np.ndarray, np.ndarray]:
+    """The interpolation of :func:`angles_at_equal_loss` on recorded arrays: log-losses (K,) and
+    directions (K, ...) of the two runs (flattened per record, so any shape of direction works)."""
+    from . import angle
+
+    lr_, lo = ref_log_loss, log_loss
+    br, bo = ref_dirs.reshape(len(lr_), -1), dirs.reshape(len(lo), -1)
     if np.any(np.diff(lo) > 1e-12 * np.maximum(1.0, np.abs(lo[:-1]))):
         raise IbcoreValueError("other's loss increases somewhere; it is not following a descent path")
     keep = (lr_ <= lo[0]) & (lr_ >= lo[-1])

@@ -312,22 +312,10 @@ def angles_at_equal_loss(reference: MulticlassResult, other: MulticlassResult) -
     interpolated linearly in log-loss between its bracketing records (record it densely).
     Returns ``(log_loss, angles)``; ``other``'s log-loss must be non-increasing.
     """
-    from . import angle
+    from .experiments import _angles_at_equal_loss  # the same interpolation, on W flattened
 
     for name, r in (("reference", reference), ("other", other)):
         if not isinstance(r, MulticlassResult):
             raise IbcoreTypeError(f"{name} must be a MulticlassResult, got {type(r).__name__}")
-    lr_, Wr = reference.history["log_loss"], reference.history["W"]
-    lo, Wo = other.history["log_loss"], other.history["W"]
-    if np.any(np.diff(lo) > 1e-12 * np.maximum(1.0, np.abs(lo[:-1]))):
-        raise IbcoreValueError("other's loss increases somewhere; it is not following a descent path")
-    keep = (lr_ <= lo[0]) & (lr_ >= lo[-1])
-    if not np.any(keep):
-        raise IbcoreValueError("the two runs share no range of loss")
-    lr_, Wr = lr_[keep], Wr[keep]
-    # lo is non-increasing: search in -lo, which is non-decreasing
-    j = np.clip(np.searchsorted(-lo, -lr_), 1, lo.size - 1)
-    span = np.where(lo[j - 1] > lo[j], lo[j - 1] - lo[j], 1.0)
-    frac = np.clip((lo[j - 1] - lr_) / span, 0.0, 1.0)[:, None, None]
-    interp = (1 - frac) * Wo[j - 1] + frac * Wo[j]
-    return lr_, np.atleast_1d(angle(Wr.reshape(len(lr_), -1), interp.reshape(len(lr_), -1)))
+    h, g = reference.history, other.history
+    return _angles_at_equal_loss(h["log_loss"], h["W"], g["log_loss"], g["W"])

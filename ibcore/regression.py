@@ -32,8 +32,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linprog
 
-from ._checks import as_float_array, check_params, check_positive_float, check_positive_int
+from ._checks import as_float_array, check_params, check_positive_float, check_positive_int, check_samples
 from .errors import DivergenceError, IbcoreTypeError, IbcoreValueError, ShapeError, SolverError
+from ._engine import _record_points
 from .nets import Parameterization
 
 __all__ = ["RegressionResult", "check_regression", "min_l1_interpolant", "min_norm_interpolant", "q_alpha_gradient", "squared_gd"]
@@ -41,13 +42,7 @@ __all__ = ["RegressionResult", "check_regression", "min_l1_interpolant", "min_no
 
 def check_regression(X, t) -> tuple[np.ndarray, np.ndarray]:
     """Validate a regression problem: ``X`` (N, D) and targets ``t`` (N,), finite, with N >= 1."""
-    X = as_float_array("X", X, ndim=2)
-    t = as_float_array("t", t, ndim=1)
-    if X.shape[0] != t.shape[0]:
-        raise ShapeError(f"X has {X.shape[0]} rows but t has {t.shape[0]} targets; they must match")
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ShapeError(f"X must have at least one sample and one feature, got shape {X.shape}")
-    return X, t
+    return check_samples(X, "t", t, "targets")
 
 
 def min_norm_interpolant(X, t) -> np.ndarray:
@@ -113,10 +108,9 @@ def squared_gd(net: Parameterization, X, t, *, init, steps: int, lr: float, reco
         raise ShapeError(f"X has {X.shape[1]} features but net.dim is {net.dim}")
     steps = check_positive_int("steps", steps)
     lr = check_positive_float("lr", lr)
-    record = check_positive_int("record", record, minimum=2)
+    pts = set(_record_points(steps, record).tolist())  # the engine's log-spaced records, 0 and steps included
     w, batched = check_params("init", init, net.n_params)
     w = w.copy()
-    pts = set(np.unique(np.round(np.logspace(0, np.log10(steps), record - 1)).astype(int)).tolist()) | {0, steps}
     hist = {"iteration": [], "loss": [], "beta": []}
     start = None
     for it in range(steps + 1):

@@ -90,6 +90,7 @@ __all__ = [
     "min_conv_norm_margin",
     "min_nuclear_margin",
     "min_fourier_group_margin",
+    "frequency_norms",
     "duality_certificate",
     "autocorrelation",
     "spectral_factor",
@@ -302,6 +303,17 @@ def min_nuclear_margin(X, y, in_channels: int) -> ConvReference:
                          duality_gap(value(), _duals(margins), X, y, 1, R), "min sqrt(D) ||B||_*", status)
 
 
+def frequency_norms(beta, in_channels: int) -> np.ndarray:
+    r""":math:`\|\hat B[k,:]\|_2` for every frequency k (D,): the norm, over the R channels, of each
+    channel's unitary DFT coefficient at k; their sum is the objective of :func:`min_fourier_group_margin`.
+    ``beta`` is a flat R-channel predictor (channel after channel, :mod:`ibcore.local`)."""
+    beta = as_float_array("beta", beta, ndim=1)
+    R = check_positive_int("in_channels", in_channels)
+    if beta.size % R:
+        raise ShapeError(f"beta's length {beta.size} is not a multiple of in_channels = {R}")
+    return np.linalg.norm(np.fft.fft(beta.reshape(R, -1), norm="ortho", axis=1), axis=0)
+
+
 def min_fourier_group_margin(X, y, in_channels: int) -> ConvReference:
     r"""K = D closed form: :math:`\min\sum_k\|\hat B[k,:]\|_2` s.t. margins :math:`\ge1` (an SOCP).
 
@@ -315,7 +327,7 @@ def min_fourier_group_margin(X, y, in_channels: int) -> ConvReference:
     problem = cp.Problem(cp.Minimize(cp.sum(cp.norm(Bhat, 2, axis=1))), [margins])
 
     def value():
-        return float(np.sum(np.linalg.norm(np.fft.fft(beta.value.reshape(R, D), norm="ortho", axis=1), axis=0)))
+        return float(np.sum(frequency_norms(beta.value, R)))
 
     status = _solve("min_fourier_group_margin", problem, lambda: duality_gap(value(), _duals(margins), X, y, D, R))
     return ConvReference(np.asarray(beta.value), _duals(margins), float(problem.value), None,

@@ -67,7 +67,7 @@ from .errors import IbcoreValueError, ShapeError, SolverError
 from .losses import LOSSES
 from ._coordinates import _Coordinates
 from .nets import FullyConnected
-from ._engine import GDResult, _check_separable, _descend, _initial, _record_points
+from ._engine import GDResult, _check_separable, _descend, _initial, _record_points, split_scale
 
 __all__ = [
     "NORMS",
@@ -200,10 +200,7 @@ def steepest_descent(
     w0, batched = (np.zeros((1, X.shape[1])), False) if init is None else _initial(linear, as_float_array("init", init, ndim=(1, 2)), 1.0)
     _check_separable(X, y)
 
-    norms0 = np.linalg.norm(w0, axis=1)
-    # beta = e^sigma u with ||u|| = 1; a zero start is u = 0, sigma = 0 (the first step makes it unit).
-    u = np.where(norms0[:, None] > 0, w0 / np.where(norms0 > 0, norms0, 1.0)[:, None], 0.0)
-    sigma = np.where(norms0 > 0, np.log(np.where(norms0 > 0, norms0, 1.0)), 0.0)
+    u, sigma = split_scale(w0, allow_zero=True)  # beta(0) = 0: u = 0, sigma = 0 (the first step makes it unit)
     # The linear predictor in its own coordinates: the l1 and linf steps are not invariant under the
     # isometries other coordinates apply (module docstring).
     coords = _Coordinates(linear, X * y[:, None])

@@ -47,13 +47,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_rng, check_choice, check_positive_float, check_positive_int
-from ._schedules import make_rule
+from ._checks import as_rng, check_choice, check_positive_int
 from .errors import ShapeError
-from .losses import LOSSES
 from ._coordinates import _Coordinates
 from .nets import Parameterization
-from ._engine import GDResult, _check_problem, _check_separable, _descend, _initial, _record_points, split_scale
+from ._engine import GDResult, _descend, _prepare, _record_points
 
 __all__ = ["SAMPLINGS", "batch_sequence", "sgd"]
 
@@ -119,18 +117,9 @@ def sgd(
     DivergenceError
         If a ``"constant"`` step makes the full loss explode; the message names ``lr`` and the iteration.
     """
-    X, y = _check_problem(net, X, y)
-    steps = check_positive_int("steps", steps)
-    lr = check_positive_float("lr", lr)
-    T = check_positive_float("T", T)
-    init_scale = check_positive_float("init_scale", init_scale)
-    rule = make_rule(schedule, lr, T, rate)
-    check_choice("loss", loss, LOSSES)
+    X, y, steps, rule, u, sigma, batched = _prepare(net, X, y, steps=steps, schedule=schedule, lr=lr, T=T, rate=rate,
+                                                    loss=loss, init=init, init_scale=init_scale)
     batches = batch_sequence(X.shape[0], batch_size, steps, sampling=sampling, seed=seed)
-    _check_separable(X, y)
-
-    w0, batched = _initial(net, init, init_scale)
-    u, sigma = split_scale(w0)
     # The parameters themselves as coordinates (not net._coordinates): the arithmetic sgd always had.
     coords = _Coordinates(net, X * y[:, None])
     return _descend(coords, u, sigma, L=net.depth, steps=steps, rule=rule, loss=loss, pts=_record_points(steps, record),

@@ -89,7 +89,7 @@ that validate their arguments and call it with
 
 The default path (full batch, no direction map) costs one method call per step more than
 a loop written for one schedule.  The wrappers use the internal API of
-:mod:`ibcore._engine` only: ``_check_problem`` (net and data), ``_initial`` and
+:mod:`ibcore._engine` only: ``_prepare`` (all of it, for gradient_descent and sgd), ``_check_problem`` (net and data), ``_initial`` and
 :func:`split_scale` (the start), ``_record_points``, ``_check_separable`` and ``_descend``;
 the schedules live in :mod:`ibcore._schedules`.
 
@@ -116,12 +116,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_choice, check_positive_float, check_positive_int
-from ._schedules import SCHEDULES, make_rule
+from ._schedules import SCHEDULES
 from .errors import IbcoreTypeError, IbcoreValueError, ShapeError
-from .losses import LOSSES
 from .nets import Parameterization
-from ._engine import DIVERGENCE_LOG_RISE, GDResult, _check_problem, _check_separable, _descend, _initial, _record_points, split_scale
+from ._engine import DIVERGENCE_LOG_RISE, GDResult, _descend, _prepare, _record_points, split_scale
 
 __all__ = ["SCHEDULES", "DIVERGENCE_LOG_RISE", "GDResult", "gradient_descent", "split_scale", "angles_at_equal_norm", "unbatch"]
 
@@ -180,17 +178,8 @@ def gradient_descent(
         If a ``"constant"`` step makes the loss explode (it rose by a factor e^20 over its start,
         or a value overflowed); the message names the step size and the iteration.
     """
-    X, y = _check_problem(net, X, y)
-    steps = check_positive_int("steps", steps)
-    lr = check_positive_float("lr", lr)
-    T = check_positive_float("T", T)
-    init_scale = check_positive_float("init_scale", init_scale)
-    rule = make_rule(schedule, lr, T, rate)
-    check_choice("loss", loss, LOSSES)
-    _check_separable(X, y)
-
-    w0, batched = _initial(net, init, init_scale)
-    u, sigma = split_scale(w0)
+    X, y, steps, rule, u, sigma, batched = _prepare(net, X, y, steps=steps, schedule=schedule, lr=lr, T=T, rate=rate,
+                                                    loss=loss, init=init, init_scale=init_scale)
     Xy = X * y[:, None]  # rows y_n x_n
     coords = net._coordinates(Xy)  # the net's cheapest isometric coordinates (see ibcore._coordinates)
     return _descend(coords, u, sigma, L=net.depth, steps=steps, rule=rule, loss=loss,

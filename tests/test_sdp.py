@@ -170,3 +170,15 @@ def test_solver_failures_raise_solver_error(monkeypatch):
     monkeypatch.setattr(cp.Problem, "solve", infeasible)
     with pytest.raises(SolverError, match="status 'infeasible'"):
         sdp.conv_norm(np.ones(8), 3)
+
+
+def test_frequency_norms_sum_to_the_group_objective():
+    rng = np.random.default_rng(3)
+    B = rng.standard_normal((3, 8))  # 3 channels of length 8
+    norms = sdp.frequency_norms(B.ravel(), 3)
+    by_hand = np.sqrt(sum(np.abs(np.fft.fft(b) / np.sqrt(8)) ** 2 for b in B))
+    np.testing.assert_allclose(norms, by_hand, rtol=1e-12)
+    # Parseval over frequencies and channels
+    assert np.isclose(np.sum(norms**2), np.sum(B**2), rtol=1e-12)
+    with pytest.raises(ShapeError, match="multiple of in_channels"):
+        sdp.frequency_norms(np.ones(7), 3)
